@@ -1,0 +1,27 @@
+//! rgrad's core: strided tensors with torch's semantics, CPU kernels, and (behind the `python`
+//! feature) the PyO3 bindings that `import rgrad` loads.
+//!
+//! ```
+//! use rgrad::{tensor::{Tensor, Rhs}, op::BinaryOp, dtype::Scalar};
+//! let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]).unwrap();
+//! let b = a.binary(BinaryOp::Mul, &Rhs::Scalar(Scalar::Float(2.0))).unwrap();
+//! assert_eq!(b.to_vec::<f32>().unwrap(), vec![2.0, 4.0, 6.0]);
+//! ```
+
+pub mod cpu;
+pub mod device;
+pub mod dtype;
+pub mod error;
+pub mod generator;
+pub mod indexing;
+pub mod layout;
+pub mod op;
+pub mod shape;
+pub mod storage;
+pub mod tensor;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{Error, Result};
+pub use tensor::Tensor;

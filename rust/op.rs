@@ -1,0 +1,157 @@
+//! The op set, grouped by kernel shape. Kernels match on these enums; autograd records them.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    Neg,
+    Abs,
+    Sign,
+    // Float math (integer inputs are promoted before these run).
+    Exp,
+    Exp2,
+    Expm1,
+    Log,
+    Log2,
+    Log10,
+    Log1p,
+    Sqrt,
+    Rsqrt,
+    Reciprocal,
+    Square,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Sigmoid,
+    Erf,
+    Erfc,
+    Erfinv,
+    Floor,
+    Ceil,
+    Round,
+    Trunc,
+    Frac,
+    Relu,
+    LogicalNot,
+    BitNot,
+}
+
+impl UnaryOp {
+    /// Ops that only exist on floating types: integer/bool inputs promote to the default dtype.
+    pub fn is_float_only(self) -> bool {
+        use UnaryOp::*;
+        !matches!(self, Neg | Abs | Sign | Floor | Ceil | Round | Trunc | Relu | LogicalNot | BitNot | Square)
+    }
+    pub fn name(self) -> &'static str {
+        use UnaryOp::*;
+        match self {
+            Neg => "neg",
+            Abs => "abs",
+            Sign => "sign",
+            Exp => "exp",
+            Exp2 => "exp2",
+            Expm1 => "expm1",
+            Log => "log",
+            Log2 => "log2",
+            Log10 => "log10",
+            Log1p => "log1p",
+            Sqrt => "sqrt",
+            Rsqrt => "rsqrt",
+            Reciprocal => "reciprocal",
+            Square => "square",
+            Sin => "sin",
+            Cos => "cos",
+            Tan => "tan",
+            Asin => "asin",
+            Acos => "acos",
+            Atan => "atan",
+            Sinh => "sinh",
+            Cosh => "cosh",
+            Tanh => "tanh",
+            Asinh => "asinh",
+            Acosh => "acosh",
+            Atanh => "atanh",
+            Sigmoid => "sigmoid",
+            Erf => "erf",
+            Erfc => "erfc",
+            Erfinv => "erfinv",
+            Floor => "floor",
+            Ceil => "ceil",
+            Round => "round",
+            Trunc => "trunc",
+            Frac => "frac",
+            Relu => "relu",
+            LogicalNot => "logical_not",
+            BitNot => "bitwise_not",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    /// True division; integer inputs are promoted to float first.
+    Div,
+    FloorDiv,
+    TruncDiv,
+    /// Python-style remainder (sign of the divisor).
+    Remainder,
+    /// C-style remainder (sign of the dividend).
+    Fmod,
+    Pow,
+    Maximum,
+    Minimum,
+    Atan2,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+}
+
+impl BinaryOp {
+    pub fn name(self) -> &'static str {
+        use BinaryOp::*;
+        match self {
+            Add => "add",
+            Sub => "sub",
+            Mul => "mul",
+            Div => "div",
+            FloorDiv => "floor_divide",
+            TruncDiv => "div_trunc",
+            Remainder => "remainder",
+            Fmod => "fmod",
+            Pow => "pow",
+            Maximum => "maximum",
+            Minimum => "minimum",
+            Atan2 => "atan2",
+            BitAnd => "bitwise_and",
+            BitOr => "bitwise_or",
+            BitXor => "bitwise_xor",
+            Shl => "bitwise_left_shift",
+            Shr => "bitwise_right_shift",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    LogicalAnd,
+    LogicalOr,
+    LogicalXor,
+}

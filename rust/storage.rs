@@ -1,0 +1,132 @@
+//! Storage: the bytes behind one or more tensors, on some device. This is the one place that
+//! matches on the device; everything above calls these methods and stays device-agnostic.
+
+use crate::cpu::elementwise::{self as ew, Operand as CpuOperand};
+use crate::cpu::random::Distribution;
+use crate::cpu::{CpuBuffer, View};
+use crate::device::Device;
+use crate::dtype::{DType, Scalar};
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::op::{BinaryOp, CmpOp, UnaryOp};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub enum Storage {
+    Cpu(CpuBuffer),
+}
+
+/// The second operand of a binary op at storage level.
+pub enum Operand<'a> {
+    Tensor(&'a Storage, &'a Layout),
+    Scalar(Scalar),
+}
+
+fn cpu_operand<'a>(o: &Operand<'a>) -> CpuOperand<'a> {
+    match *o {
+        Operand::Tensor(Storage::Cpu(b), l) => CpuOperand::Tensor(View::new(b, l)),
+        Operand::Scalar(s) => CpuOperand::Scalar(s),
+    }
+}
+
+impl Storage {
+    pub fn device(&self) -> Device {
+        match self {
+            Storage::Cpu(_) => Device::Cpu,
+        }
+    }
+
+    pub fn nbytes(&self) -> usize {
+        match self {
+            Storage::Cpu(b) => b.nbytes(),
+        }
+    }
+
+    /// Uninitialised storage of `nbytes`; a huge request is an error, not an abort.
+    pub fn alloc(device: Device, nbytes: usize) -> Result<Storage> {
+        match device {
+            Device::Cpu => CpuBuffer::try_uninit(nbytes).map(Storage::Cpu).ok_or_else(|| {
+                Error::runtime(format!(
+                    "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: you tried to allocate {nbytes} bytes."
+                ))
+            }),
+            Device::Gpu(_) => Err(Error::runtime("rgrad was built without a GPU backend in this version")),
+        }
+    }
+
+    pub fn data_ptr(&self) -> usize {
+        match self {
+            Storage::Cpu(b) => b.as_ptr() as usize,
+        }
+    }
+
+    pub fn as_cpu(&self) -> Option<&CpuBuffer> {
+        match self {
+            Storage::Cpu(b) => Some(b),
+        }
+    }
+
+    /// dst[dl] = cast(self[sl]); shapes equal (broadcasts already applied to `sl`).
+    pub fn copy_cast(&self, sl: &Layout, sd: DType, dst: &Storage, dl: &Layout, dd: DType) -> Result<()> {
+        match (self, dst) {
+            (Storage::Cpu(s), Storage::Cpu(d)) => {
+                ew::copy_cast(View::new(s, sl), sd, View::new(d, dl), dd);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn fill(&self, l: &Layout, dtype: DType, value: Scalar) -> Result<()> {
+        match self {
+            Storage::Cpu(b) => {
+                ew::fill(View::new(b, l), dtype, value);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn unary(&self, op: UnaryOp, sl: &Layout, dst: &Storage, dl: &Layout, dtype: DType) -> Result<()> {
+        match (self, dst) {
+            (Storage::Cpu(s), Storage::Cpu(d)) => ew::unary(op, View::new(s, sl), View::new(d, dl), dtype),
+        }
+    }
+
+    pub fn binary(&self, op: BinaryOp, la: &Layout, b: Operand, dst: &Storage, dl: &Layout, dtype: DType) -> Result<()> {
+        match (self, dst) {
+            (Storage::Cpu(a), Storage::Cpu(d)) => ew::binary(op, View::new(a, la), cpu_operand(&b), View::new(d, dl), dtype),
+        }
+    }
+
+    pub fn compare(&self, op: CmpOp, la: &Layout, b: Operand, dst: &Storage, dl: &Layout, dtype: DType) -> Result<()> {
+        match (self, dst) {
+            (Storage::Cpu(a), Storage::Cpu(d)) => {
+                ew::compare(op, View::new(a, la), cpu_operand(&b), View::new(d, dl), dtype);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn fill_random(&self, l: &Layout, dtype: DType, dist: Distribution, seed: u64, offset: u64) -> Result<()> {
+        match self {
+            Storage::Cpu(b) => crate::cpu::random::fill_random(View::new(b, l), dtype, dist, seed, offset),
+        }
+    }
+}
+
+/// Storage shared by a tensor and its views, with the version counter that in-place writes
+/// bump (autograd checks it to detect modified saved tensors).
+pub struct StorageCell {
+    pub storage: Storage,
+    version: AtomicU64,
+}
+
+impl StorageCell {
+    pub fn new(storage: Storage) -> Self {
+        StorageCell { storage, version: AtomicU64::new(0) }
+    }
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+    pub fn bump_version(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+}

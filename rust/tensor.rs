@@ -1,0 +1,711 @@
+//! Tensor: a shared handle to (storage, layout, dtype). Views share the storage cell; ops are
+//! written against `Storage`'s device-agnostic methods.
+
+use crate::device::Device;
+use crate::dtype::{default_float, result_type, DType, Elem, Priority, Scalar};
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::op::{BinaryOp, CmpOp, UnaryOp};
+use crate::shape::{broadcast_shape, fmt_shape, numel, wrap_dim, Dims};
+use crate::storage::{Operand, Storage, StorageCell};
+use smallvec::SmallVec;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub struct TensorImpl {
+    storage: Arc<StorageCell>,
+    layout: Layout,
+    dtype: DType,
+    requires_grad: AtomicBool,
+}
+
+#[derive(Clone)]
+pub struct Tensor(Arc<TensorImpl>);
+
+/// The right-hand side of a binary op.
+#[derive(Clone)]
+pub enum Rhs {
+    Tensor(Tensor),
+    Scalar(Scalar),
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor(shape={:?}, dtype={})", self.shape(), self.dtype())
+    }
+}
+
+impl Tensor {
+    // ----- construction -------------------------------------------------------------------
+
+    pub fn from_parts(storage: Arc<StorageCell>, layout: Layout, dtype: DType) -> Tensor {
+        Tensor(Arc::new(TensorImpl { storage, layout, dtype, requires_grad: AtomicBool::new(false) }))
+    }
+
+    pub fn from_storage(storage: Storage, layout: Layout, dtype: DType) -> Tensor {
+        Self::from_parts(Arc::new(StorageCell::new(storage)), layout, dtype)
+    }
+
+    pub fn empty(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        let n = checked_numel(shape)?;
+        let nbytes = n.checked_mul(dtype.size()).ok_or_else(|| Error::runtime("Storage size calculation overflowed"))?;
+        Ok(Self::from_storage(Storage::alloc(device, nbytes)?, Layout::contiguous(shape), dtype))
+    }
+
+    pub fn full(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
+        let t = Self::empty(shape, dtype, device)?;
+        t.storage().fill(t.layout(), dtype, value)?;
+        Ok(t)
+    }
+
+    pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        if device == Device::Cpu {
+            let n = checked_numel(shape)?;
+            let buf = crate::cpu::CpuBuffer::zeroed(n * dtype.size());
+            return Ok(Self::from_storage(Storage::Cpu(buf), Layout::contiguous(shape), dtype));
+        }
+        Self::full(shape, Scalar::Int(0), dtype, device)
+    }
+
+    pub fn from_bytes(bytes: &[u8], dtype: DType, shape: &[usize]) -> Result<Tensor> {
+        if bytes.len() != numel(shape) * dtype.size() {
+            return Err(Error::runtime(format!(
+                "expected {} bytes for a tensor of shape {} and dtype {}, got {}",
+                numel(shape) * dtype.size(),
+                fmt_shape(shape),
+                dtype,
+                bytes.len()
+            )));
+        }
+        let buf = crate::cpu::CpuBuffer::from_bytes(bytes);
+        Ok(Self::from_storage(Storage::Cpu(buf), Layout::contiguous(shape), dtype))
+    }
+
+    pub fn from_vec<T: Elem>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        let nbytes = data.len() * std::mem::size_of::<T>();
+        // SAFETY: Elem types are plain old data (bool holds only 0/1).
+        let bytes = unsafe { std::slice::from_raw_parts(data.as_ptr() as *const u8, nbytes) };
+        Self::from_bytes(bytes, T::DTYPE, shape)
+    }
+
+    pub fn scalar(value: Scalar, dtype: DType) -> Tensor {
+        Self::full(&[], value, dtype, Device::Cpu).expect("a scalar allocation cannot fail")
+    }
+
+    // ----- accessors ----------------------------------------------------------------------
+
+    pub fn shape(&self) -> &[usize] {
+        &self.0.layout.shape
+    }
+    pub fn strides(&self) -> &[isize] {
+        &self.0.layout.strides
+    }
+    pub fn offset(&self) -> usize {
+        self.0.layout.offset
+    }
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    pub fn device(&self) -> Device {
+        self.0.storage.storage.device()
+    }
+    pub fn storage(&self) -> &Storage {
+        &self.0.storage.storage
+    }
+    pub fn storage_cell(&self) -> &Arc<StorageCell> {
+        &self.0.storage
+    }
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+    pub fn ndim(&self) -> usize {
+        self.0.layout.ndim()
+    }
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+    pub fn version(&self) -> u64 {
+        self.0.storage.version()
+    }
+    pub fn same_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+    }
+    pub fn same_tensor(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+    pub fn data_ptr(&self) -> usize {
+        self.storage().data_ptr() + self.offset() * self.dtype().size()
+    }
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+    pub fn set_requires_grad(&self, on: bool) -> Result<()> {
+        if on && !self.dtype().is_float() {
+            return Err(Error::runtime("only Tensors of floating point and complex dtype can require gradients"));
+        }
+        self.0.requires_grad.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+    fn priority(&self) -> Priority {
+        if self.ndim() == 0 {
+            Priority::ZeroDim
+        } else {
+            Priority::Dim
+        }
+    }
+
+    // ----- views --------------------------------------------------------------------------
+
+    /// A view over the same storage with another layout.
+    pub fn with_layout(&self, layout: Layout) -> Tensor {
+        Self::from_parts(self.0.storage.clone(), layout, self.0.dtype)
+    }
+
+    pub fn view(&self, shape: &[i64]) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout().view(shape)?))
+    }
+
+    /// A view when the strides allow one, else a contiguous copy.
+    pub fn reshape(&self, shape: &[i64]) -> Result<Tensor> {
+        match self.layout().view(shape) {
+            Ok(l) => Ok(self.with_layout(l)),
+            Err(Error::NotViewable) => self.contiguous()?.view(shape),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn permute(&self, dims: &[isize]) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout().permute(dims)?))
+    }
+    pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout().transpose(d0, d1)?))
+    }
+    /// `t()`: transpose of a tensor with at most 2 dims.
+    pub fn t(&self) -> Result<Tensor> {
+        if self.ndim() > 2 {
+            return Err(Error::runtime(format!(
+                "t() expects a tensor with <= 2 dimensions, but self is {}D",
+                self.ndim()
+            )));
+        }
+        if self.ndim() < 2 {
+            return Ok(self.clone_view());
+        }
+        self.transpose(0, 1)
+    }
+    pub fn clone_view(&self) -> Tensor {
+        self.with_layout(self.layout().clone())
+    }
+    pub fn narrow(&self, dim: isize, start: i64, length: i64) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout().narrow(dim, start, length)?))
+    }
+    pub fn select(&self, dim: isize, index: i64) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout().select(dim, index)?))
+    }
+    pub fn slice(&self, dim: usize, start: Option<i64>, stop: Option<i64>, step: i64) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout().slice(dim, start, stop, step)?))
+    }
+    pub fn unsqueeze(&self, dim: isize) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout().unsqueeze(dim)?))
+    }
+    pub fn squeeze(&self, dims: Option<&[isize]>) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout().squeeze(dims)?))
+    }
+    pub fn expand(&self, sizes: &[i64]) -> Result<Tensor> {
+        Ok(self.with_layout(self.layout().expand(sizes)?))
+    }
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        Ok(self.with_layout(self.layout().broadcast_to(shape)?))
+    }
+
+    /// as_strided(size, stride, storage_offset); bounds-checked against the storage.
+    pub fn as_strided(&self, size: &[usize], stride: &[isize], offset: Option<usize>) -> Result<Tensor> {
+        if size.len() != stride.len() {
+            return Err(Error::runtime(format!(
+                "mismatch in length of strides and shape"
+            )));
+        }
+        if stride.iter().any(|&s| s < 0) {
+            return Err(Error::runtime("as_strided: Negative strides are not supported at the moment, got strides: ".to_string() + &fmt_shape(stride)));
+        }
+        let l = Layout::new(SmallVec::from_slice(size), SmallVec::from_slice(stride), offset.unwrap_or(self.offset()));
+        let (_, hi) = l.storage_span();
+        let avail = self.storage().nbytes() / self.dtype().size();
+        if l.numel() > 0 && hi > avail {
+            return Err(Error::runtime(format!(
+                "setStorage: sizes {}, strides {}, storage offset {}, and itemsize {} requiring a storage size of {} are out of bounds for storage of size {}",
+                fmt_shape(size),
+                fmt_shape(stride),
+                l.offset,
+                self.dtype().size(),
+                hi * self.dtype().size(),
+                avail * self.dtype().size()
+            )));
+        }
+        Ok(self.with_layout(l))
+    }
+
+    pub fn flatten(&self, start: isize, end: isize) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            return self.reshape(&[1]);
+        }
+        let (s, e) = (wrap_dim(start, self.ndim())?, wrap_dim(end, self.ndim())?);
+        if s > e {
+            return Err(Error::runtime("flatten() has invalid args: start_dim cannot come after end_dim"));
+        }
+        if s == e {
+            return Ok(self.clone_view());
+        }
+        let mut shape: Vec<i64> = self.shape()[..s].iter().map(|&x| x as i64).collect();
+        shape.push(self.shape()[s..=e].iter().product::<usize>() as i64);
+        shape.extend(self.shape()[e + 1..].iter().map(|&x| x as i64));
+        self.reshape(&shape)
+    }
+
+    pub fn unflatten(&self, dim: isize, sizes: &[i64]) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.ndim())?;
+        if sizes.is_empty() {
+            return Err(Error::runtime("unflatten: sizes must be non-empty"));
+        }
+        let inferred = crate::shape::infer_size(sizes, self.shape()[d]).map_err(|_| {
+            Error::runtime(format!(
+                "unflatten: Provided sizes {} don't multiply up to the size of dim {} ({}) in the input tensor",
+                fmt_shape(sizes),
+                dim,
+                self.shape()[d]
+            ))
+        })?;
+        let mut shape: Vec<i64> = self.shape()[..d].iter().map(|&x| x as i64).collect();
+        shape.extend(inferred.iter().map(|&x| x as i64));
+        shape.extend(self.shape()[d + 1..].iter().map(|&x| x as i64));
+        self.view(&shape).or_else(|_| self.reshape(&shape))
+    }
+
+    pub fn movedim(&self, src: &[isize], dst: &[isize]) -> Result<Tensor> {
+        let n = self.ndim();
+        if src.len() != dst.len() {
+            return Err(Error::runtime(format!(
+                "movedim: Invalid source or destination dims: source ({} dims) should contain the same number of dims as destination ({} dims)",
+                fmt_shape(src),
+                fmt_shape(dst)
+            )));
+        }
+        let s: Vec<usize> = src.iter().map(|&d| wrap_dim(d, n)).collect::<Result<_>>()?;
+        let d: Vec<usize> = dst.iter().map(|&d| wrap_dim(d, n)).collect::<Result<_>>()?;
+        let mut order: Vec<isize> = vec![-1; n];
+        for (&si, &di) in s.iter().zip(&d) {
+            if order[di] != -1 {
+                return Err(Error::runtime("movedim: repeated dim in `destination`"));
+            }
+            order[di] = si as isize;
+        }
+        let mut rest = (0..n).filter(|i| !s.contains(i));
+        for slot in order.iter_mut() {
+            if *slot == -1 {
+                *slot = rest.next().unwrap() as isize;
+            }
+        }
+        self.permute(&order)
+    }
+
+    /// Splits `dim` into pieces of the given sizes (torch.split with a list).
+    pub fn split_with_sizes(&self, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
+        let d = wrap_dim(dim, self.ndim())?;
+        let total: usize = sizes.iter().sum();
+        if total != self.shape()[d] {
+            return Err(Error::runtime(format!(
+                "split_with_sizes expects split_sizes to sum exactly to {} (input tensor's size at dimension {}), but got split_sizes={}",
+                self.shape()[d],
+                dim,
+                fmt_shape(sizes)
+            )));
+        }
+        let mut start = 0i64;
+        let mut out = Vec::with_capacity(sizes.len());
+        for &s in sizes {
+            out.push(self.narrow(d as isize, start, s as i64)?);
+            start += s as i64;
+        }
+        Ok(out)
+    }
+
+    pub fn split(&self, size: usize, dim: isize) -> Result<Vec<Tensor>> {
+        let d = wrap_dim(dim, self.ndim())?;
+        let n = self.shape()[d];
+        if size == 0 && n != 0 {
+            return Err(Error::runtime(format!(
+                "split_size can only be 0 if dimension size is 0, but got dimension size of {n}"
+            )));
+        }
+        let mut sizes = Vec::new();
+        let mut left = n;
+        while left > 0 {
+            sizes.push(size.min(left));
+            left -= size.min(left);
+        }
+        if sizes.is_empty() {
+            sizes.push(0);
+        }
+        self.split_with_sizes(&sizes, dim)
+    }
+
+    pub fn chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
+        if chunks == 0 {
+            return Err(Error::runtime("chunk expects `chunks` to be greater than 0, got: 0"));
+        }
+        let d = wrap_dim(dim, self.ndim())?;
+        let size = self.shape()[d].div_ceil(chunks);
+        self.split(size.max(if self.shape()[d] == 0 { 0 } else { 1 }), dim)
+    }
+
+    pub fn unbind(&self, dim: isize) -> Result<Vec<Tensor>> {
+        let d = wrap_dim(dim, self.ndim())?;
+        (0..self.shape()[d]).map(|i| self.select(d as isize, i as i64)).collect()
+    }
+
+    // ----- copies and casts ---------------------------------------------------------------
+
+    pub fn contiguous(&self) -> Result<Tensor> {
+        if self.is_contiguous() {
+            return Ok(self.clone());
+        }
+        self.copy_as(self.dtype())
+    }
+
+    /// A fresh contiguous copy in `dtype`.
+    pub fn copy_as(&self, dtype: DType) -> Result<Tensor> {
+        let out = Tensor::empty(self.shape(), dtype, self.device())?;
+        self.storage().copy_cast(self.layout(), self.dtype(), out.storage(), out.layout(), dtype)?;
+        Ok(out)
+    }
+
+    pub fn deep_clone(&self) -> Result<Tensor> {
+        self.copy_as(self.dtype())
+    }
+
+    /// `to(dtype)`: self when the dtype already matches, as torch.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        if dtype == self.dtype() {
+            return Ok(self.clone());
+        }
+        self.copy_as(dtype)
+    }
+
+    /// `copy_(src)`: broadcasts and casts src into self.
+    pub fn copy_(&self, src: &Tensor) -> Result<()> {
+        let src_b = src.broadcast_to(self.shape()).map_err(|_| {
+            Error::runtime(format!(
+                "The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
+                self.shape().last().copied().unwrap_or(1),
+                src.shape().last().copied().unwrap_or(1),
+                self.ndim().saturating_sub(1)
+            ))
+        })?;
+        self.check_writable()?;
+        let src_b = if self.overlaps(&src_b) && self.layout() != src_b.layout() { src_b.deep_clone()? } else { src_b };
+        src_b.storage().copy_cast(src_b.layout(), src_b.dtype(), self.storage(), self.layout(), self.dtype())?;
+        self.bump_version();
+        Ok(())
+    }
+
+    pub fn fill_(&self, value: Scalar) -> Result<()> {
+        self.check_writable()?;
+        self.storage().fill(self.layout(), self.dtype(), value)?;
+        self.bump_version();
+        Ok(())
+    }
+
+    pub fn bump_version(&self) {
+        self.0.storage.bump_version();
+    }
+
+    /// torch refuses writes through a tensor where several elements share one address.
+    pub fn check_writable(&self) -> Result<()> {
+        let l = self.layout();
+        if l.shape.iter().zip(l.strides.iter()).any(|(&s, &st)| s > 1 && st == 0) {
+            return Err(Error::runtime(
+                "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether two tensors may touch the same memory.
+    pub fn overlaps(&self, other: &Tensor) -> bool {
+        if !self.same_storage(other) || self.numel() == 0 || other.numel() == 0 {
+            return false;
+        }
+        let (a0, a1) = self.layout().storage_span();
+        let (b0, b1) = other.layout().storage_span();
+        let es = self.dtype().size();
+        let eo = other.dtype().size();
+        a0 * es < b1 * eo && b0 * eo < a1 * es
+    }
+
+    fn check_no_partial_overlap(&self, input: &Tensor) -> Result<()> {
+        if self.overlaps(input) && !(self.layout() == input.layout() && self.dtype() == input.dtype()) {
+            return Err(Error::runtime(
+                "unsupported operation: some elements of the input tensor and the written-to tensor refer to a single memory location. Please clone() the tensor before performing the operation.",
+            ));
+        }
+        Ok(())
+    }
+
+    // ----- elementwise ops ----------------------------------------------------------------
+
+    /// The dtype torch computes `self op rhs` in.
+    pub fn result_dtype(&self, rhs: &Rhs) -> DType {
+        let other = match rhs {
+            Rhs::Tensor(t) => (t.dtype(), t.priority()),
+            Rhs::Scalar(s) => (s.natural_dtype(DType::F64), Priority::Wrapped),
+        };
+        result_type(&[(self.dtype(), self.priority()), other], default_float())
+    }
+
+    fn compute_dtype(op: BinaryOp, promoted: DType) -> DType {
+        match op {
+            BinaryOp::Div | BinaryOp::Atan2 if !promoted.is_float() => default_float(),
+            _ => promoted,
+        }
+    }
+
+    fn check_int_division(op: BinaryOp, dtype: DType, rhs: &Rhs) -> Result<()> {
+        if dtype.is_float() || !matches!(op, BinaryOp::FloorDiv | BinaryOp::TruncDiv | BinaryOp::Remainder | BinaryOp::Fmod) {
+            return Ok(());
+        }
+        let zero = match rhs {
+            Rhs::Scalar(s) => s.to_i64() == 0,
+            Rhs::Tensor(t) => t.any_zero()?,
+        };
+        if zero {
+            return Err(Error::runtime("ZeroDivisionError"));
+        }
+        Ok(())
+    }
+
+    fn any_zero(&self) -> Result<bool> {
+        let b = self.compare(CmpOp::Eq, &Rhs::Scalar(Scalar::Int(0)))?;
+        let b = b.contiguous()?;
+        let buf = b.storage().as_cpu().ok_or_else(|| Error::runtime("any_zero on a non-CPU tensor"))?;
+        Ok(buf.bytes()[b.offset()..b.offset() + b.numel()].iter().any(|&x| x != 0))
+    }
+
+    /// `self op rhs` into a new tensor, with broadcasting and torch's promotion.
+    pub fn binary(&self, op: BinaryOp, rhs: &Rhs) -> Result<Tensor> {
+        let dtype = Self::compute_dtype(op, self.result_dtype(rhs));
+        Self::check_int_division(op, dtype, rhs)?;
+        let a = self.to_dtype(dtype)?;
+        match rhs {
+            Rhs::Scalar(s) => {
+                let out = Tensor::empty(self.shape(), dtype, self.device())?;
+                a.storage().binary(op, a.layout(), Operand::Scalar(*s), out.storage(), out.layout(), dtype)?;
+                Ok(out)
+            }
+            Rhs::Tensor(b) => {
+                self.check_same_device(b)?;
+                let shape = broadcast_shape(self.shape(), b.shape())?;
+                let b = b.to_dtype(dtype)?;
+                let la = a.layout().broadcast_to(&shape)?;
+                let lb = b.layout().broadcast_to(&shape)?;
+                let out = Tensor::empty(&shape, dtype, self.device())?;
+                a.storage().binary(op, &la, Operand::Tensor(b.storage(), &lb), out.storage(), out.layout(), dtype)?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// `scalar op self` (reverse operand order, e.g. `2 - t`).
+    pub fn binary_reversed(&self, op: BinaryOp, lhs: Scalar) -> Result<Tensor> {
+        let dtype = Self::compute_dtype(op, self.result_dtype(&Rhs::Scalar(lhs)));
+        Self::check_int_division(op, dtype, &Rhs::Tensor(self.clone()))?;
+        let l = Tensor::scalar(lhs, dtype);
+        let b = self.to_dtype(dtype)?;
+        let la = l.layout().broadcast_to(self.shape())?;
+        let out = Tensor::empty(self.shape(), dtype, self.device())?;
+        l.storage().binary(op, &la, Operand::Tensor(b.storage(), b.layout()), out.storage(), out.layout(), dtype)?;
+        Ok(out)
+    }
+
+    /// In-place `self op= rhs`. Checks everything before writing, so a failure leaves self
+    /// unchanged.
+    pub fn binary_(&self, op: BinaryOp, rhs: &Rhs) -> Result<()> {
+        let promoted = self.result_dtype(rhs);
+        let dtype = Self::compute_dtype(op, promoted);
+        if !DType::can_cast(dtype, self.dtype()) {
+            return Err(Error::CannotCast { from: dtype.torch_kernel_name(), to: self.dtype().torch_kernel_name() });
+        }
+        if let Rhs::Tensor(b) = rhs {
+            self.check_same_device(b)?;
+            let shape = broadcast_shape(self.shape(), b.shape())?;
+            if shape.as_slice() != self.shape() {
+                return Err(Error::runtime(format!(
+                    "output with shape {} doesn't match the broadcast shape {}",
+                    fmt_shape(self.shape()),
+                    fmt_shape(&shape)
+                )));
+            }
+            self.check_no_partial_overlap(b)?;
+        }
+        self.check_writable()?;
+        Self::check_int_division(op, dtype, rhs)?;
+        if dtype == self.dtype() {
+            match rhs {
+                Rhs::Scalar(s) => {
+                    self.storage().binary(op, self.layout(), Operand::Scalar(*s), self.storage(), self.layout(), dtype)?
+                }
+                Rhs::Tensor(b) => {
+                    let b = b.to_dtype(dtype)?;
+                    let lb = b.layout().broadcast_to(self.shape())?;
+                    self.storage().binary(op, self.layout(), Operand::Tensor(b.storage(), &lb), self.storage(), self.layout(), dtype)?
+                }
+            }
+            self.bump_version();
+            Ok(())
+        } else {
+            // Compute in the promoted type, then cast back (e.g. half += float).
+            let r = self.binary(op, rhs)?;
+            self.copy_(&r)
+        }
+    }
+
+    pub fn compare(&self, op: CmpOp, rhs: &Rhs) -> Result<Tensor> {
+        let dtype = self.result_dtype(rhs);
+        let a = self.to_dtype(dtype)?;
+        match rhs {
+            Rhs::Scalar(s) => {
+                let out = Tensor::empty(self.shape(), DType::Bool, self.device())?;
+                a.storage().compare(op, a.layout(), Operand::Scalar(*s), out.storage(), out.layout(), dtype)?;
+                Ok(out)
+            }
+            Rhs::Tensor(b) => {
+                self.check_same_device(b)?;
+                let shape = broadcast_shape(self.shape(), b.shape())?;
+                let b = b.to_dtype(dtype)?;
+                let la = a.layout().broadcast_to(&shape)?;
+                let lb = b.layout().broadcast_to(&shape)?;
+                let out = Tensor::empty(&shape, DType::Bool, self.device())?;
+                a.storage().compare(op, &la, Operand::Tensor(b.storage(), &lb), out.storage(), out.layout(), dtype)?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// The dtype a unary op computes and returns in.
+    pub fn unary_dtype(op: UnaryOp, dtype: DType) -> DType {
+        if op == UnaryOp::LogicalNot {
+            return DType::Bool;
+        }
+        if op.is_float_only() && !dtype.is_float() {
+            default_float()
+        } else {
+            dtype
+        }
+    }
+
+    pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
+        let out_dtype = Self::unary_dtype(op, self.dtype());
+        let dtype = if op == UnaryOp::LogicalNot { self.dtype() } else { out_dtype };
+        let a = self.to_dtype(dtype)?;
+        let out = Tensor::empty(self.shape(), out_dtype, self.device())?;
+        a.storage().unary(op, a.layout(), out.storage(), out.layout(), dtype)?;
+        Ok(out)
+    }
+
+    pub fn unary_(&self, op: UnaryOp) -> Result<()> {
+        let dtype = Self::unary_dtype(op, self.dtype());
+        if dtype != self.dtype() {
+            return Err(Error::CannotCast { from: dtype.torch_kernel_name(), to: self.dtype().torch_kernel_name() });
+        }
+        self.check_writable()?;
+        self.storage().unary(op, self.layout(), self.storage(), self.layout(), dtype)?;
+        self.bump_version();
+        Ok(())
+    }
+
+    pub fn check_same_device(&self, other: &Tensor) -> Result<()> {
+        if self.device() != other.device() {
+            return Err(Error::runtime(format!(
+                "Expected all tensors to be on the same device, but found at least two devices, {} and {}!",
+                self.device().name(),
+                other.device().name()
+            )));
+        }
+        Ok(())
+    }
+
+    // ----- reading values -----------------------------------------------------------------
+
+    /// Contiguous host bytes of the tensor's elements in logical order.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let c = self.contiguous()?;
+        let buf = c.storage().as_cpu().ok_or_else(|| Error::runtime("to_bytes needs a CPU tensor"))?;
+        let es = c.dtype().size();
+        Ok(buf.bytes()[c.offset() * es..(c.offset() + c.numel()) * es].to_vec())
+    }
+
+    pub fn to_vec<T: Elem>(&self) -> Result<Vec<T>> {
+        let c = self.to_dtype(T::DTYPE)?.contiguous()?;
+        let buf = c.storage().as_cpu().ok_or_else(|| Error::runtime("to_vec needs a CPU tensor"))?;
+        let n = c.numel();
+        // SAFETY: c is contiguous with n elements of T starting at offset.
+        let s = unsafe { std::slice::from_raw_parts((buf.as_ptr() as *const T).add(c.offset()), n) };
+        Ok(s.to_vec())
+    }
+
+    /// `item()`: the single element as a Python-kind scalar.
+    pub fn item(&self) -> Result<Scalar> {
+        if self.numel() != 1 {
+            return Err(Error::runtime(format!(
+                "a Tensor with {} elements cannot be converted to Scalar",
+                self.numel()
+            )));
+        }
+        self.get_flat(0)
+    }
+
+    /// Element `i` in logical row-major order.
+    pub fn get_flat(&self, i: usize) -> Result<Scalar> {
+        let buf = self.storage().as_cpu().ok_or_else(|| Error::runtime("reading elements needs a CPU tensor"))?;
+        let mut rem = i;
+        let mut off = self.offset() as isize;
+        for d in (0..self.ndim()).rev() {
+            let s = self.shape()[d];
+            off += (rem % s) as isize * self.strides()[d];
+            rem /= s;
+        }
+        let dt = self.dtype();
+        Ok(crate::with_dtype!(dt, T, {
+            // SAFETY: off lies within the layout's storage span.
+            let v = unsafe { *(buf.as_ptr() as *const T).offset(off) };
+            match dt.category() {
+                crate::dtype::Category::Float => Scalar::Float(v.to_f64()),
+                crate::dtype::Category::Int => Scalar::Int(v.to_i64()),
+                crate::dtype::Category::Bool => Scalar::Bool(v.to_bool()),
+            }
+        }))
+    }
+}
+
+pub fn checked_numel(shape: &[usize]) -> Result<usize> {
+    let mut n: usize = 1;
+    for &s in shape {
+        n = n.checked_mul(s).ok_or_else(|| {
+            Error::runtime(format!("numel: integer multiplication overflow for shape {}", fmt_shape(shape)))
+        })?;
+    }
+    if n > isize::MAX as usize / 8 {
+        return Err(Error::runtime(format!("Trying to create tensor with {} elements, which is too large", n)));
+    }
+    Ok(n)
+}
+
+/// Shapes as torch reports them.
+pub fn dims(shape: &[usize]) -> Dims {
+    SmallVec::from_slice(shape)
+}

@@ -475,6 +475,27 @@ impl Tensor {
         }
     }
 
+    /// torch refuses `-` on bool tensors (either side).
+    fn check_bool_sub(op: BinaryOp, a: DType, b: Option<DType>) -> Result<()> {
+        if op != BinaryOp::Sub || (a != DType::Bool && b != Some(DType::Bool)) {
+            return Ok(());
+        }
+        let msg = if a == DType::Bool && b == Some(DType::Bool) {
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
+        } else {
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        };
+        Err(Error::Msg { kind: crate::error::ErrorKind::NotImplemented, msg: msg.into() })
+    }
+
+    fn rhs_tensor_dtype(rhs: &Rhs) -> Option<DType> {
+        match rhs {
+            Rhs::Tensor(t) => Some(t.dtype()),
+            Rhs::Scalar(Scalar::Bool(_)) => Some(DType::Bool),
+            Rhs::Scalar(_) => None,
+        }
+    }
+
     fn check_int_division(op: BinaryOp, dtype: DType, rhs: &Rhs) -> Result<()> {
         if dtype.is_float() || !matches!(op, BinaryOp::FloorDiv | BinaryOp::TruncDiv | BinaryOp::Remainder | BinaryOp::Fmod) {
             return Ok(());
@@ -499,6 +520,7 @@ impl Tensor {
     /// `self op rhs` into a new tensor, with broadcasting and torch's promotion.
     pub fn binary(&self, op: BinaryOp, rhs: &Rhs) -> Result<Tensor> {
         let dtype = Self::compute_dtype(op, self.result_dtype(rhs));
+        Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
         Self::check_int_division(op, dtype, rhs)?;
         let a = self.to_dtype(dtype)?;
         match rhs {
@@ -523,6 +545,7 @@ impl Tensor {
     /// `scalar op self` (reverse operand order, e.g. `2 - t`).
     pub fn binary_reversed(&self, op: BinaryOp, lhs: Scalar) -> Result<Tensor> {
         let dtype = Self::compute_dtype(op, self.result_dtype(&Rhs::Scalar(lhs)));
+        Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(&Rhs::Scalar(lhs)))?;
         Self::check_int_division(op, dtype, &Rhs::Tensor(self.clone()))?;
         let l = Tensor::scalar(lhs, dtype);
         let b = self.to_dtype(dtype)?;
@@ -553,6 +576,7 @@ impl Tensor {
             self.check_no_partial_overlap(b)?;
         }
         self.check_writable()?;
+        Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
         Self::check_int_division(op, dtype, rhs)?;
         if dtype == self.dtype() {
             match rhs {

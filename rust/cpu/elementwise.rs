@@ -271,11 +271,6 @@ pub fn binary(op: BinaryOp, a: View, b: Operand, dst: View, dtype: DType) -> Res
         }
         _ => {}
     }
-    if dtype == DType::Bool && matches!(op, Sub) {
-        return Err(Error::runtime(
-            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.",
-        ));
-    }
     with_dtype!(dtype, T, {
         match op {
             Add => run!(T, <T as Arith>::add),
@@ -373,9 +368,10 @@ pub fn unary(op: UnaryOp, src: View, dst: View, dtype: DType) -> Result<()> {
             match op {
                 Neg => {
                     if dtype == DType::Bool {
-                        return Err(Error::runtime(
-                            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.",
-                        ));
+                        return Err(Error::Msg {
+                            kind: crate::error::ErrorKind::NotImplemented,
+                            msg: "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
+                        });
                     }
                     map1::<T, T>(src, dst, <T as Arith>::neg)
                 }

@@ -1,0 +1,96 @@
+"""Side-by-side timings of rgrad against numpy and torch in one run (issue targets as ratios).
+
+    python bench/bench_core.py            # print the table
+    python bench/bench_core.py --readme   # also rewrite the table at the end of README.md
+"""
+
+import os
+import sys
+import timeit
+
+import numpy as np
+
+import rgrad
+
+try:
+    import torch
+    torch.set_num_threads(os.cpu_count() or 1)
+except ImportError:
+    torch = None
+
+
+def best(fn, number, repeat=7):
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def row(name, target, times, ratio_of):
+    rg = times.get("rgrad")
+    ref = times.get(ratio_of)
+    ratio = f"{rg / ref:.2f}x {ratio_of}" if rg and ref else "n/a"
+    cells = " | ".join(f"{times[k] * 1e6:.1f} µs" if k in times else "-" for k in ("rgrad", "numpy", "torch"))
+    return f"| {name} | {cells} | {ratio} | {target} |"
+
+
+def main():
+    rows = []
+    # 1. Python-to-Rust overhead: a + b on 3-element tensors.
+    a, b = rgrad.tensor([1.0, 2.0, 3.0]), rgrad.tensor([4.0, 5.0, 6.0])
+    na, nb = a.numpy().copy(), b.numpy().copy()
+    t = {"rgrad": best(lambda: a + b, 20000), "numpy": best(lambda: na + nb, 20000)}
+    if torch is not None:
+        ta, tb = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([4.0, 5.0, 6.0])
+        t["torch"] = best(lambda: ta + tb, 20000)
+    rows.append(row("a + b, 3 elements", "<= 0.5x torch", t, "torch"))
+
+    # 2. from_numpy / numpy() are O(1).
+    for n in (10, 10_000_000):
+        arr = np.ones(n, np.float32)
+        tt = rgrad.from_numpy(arr)
+        t = {"rgrad": best(lambda: rgrad.from_numpy(arr), 2000)}
+        if torch is not None:
+            t["torch"] = best(lambda: torch.from_numpy(arr), 2000)
+        rows.append(row(f"from_numpy, {n:,} floats", "O(1)", t, "torch"))
+        t = {"rgrad": best(lambda: tt.numpy(), 2000)}
+        if torch is not None:
+            t2 = torch.from_numpy(arr)
+            t["torch"] = best(lambda: t2.numpy(), 2000)
+        rows.append(row(f"numpy(), {n:,} floats", "O(1)", t, "torch"))
+
+    # 3. Strided-to-contiguous copy of a transposed 4096x4096 float32.
+    x = np.random.default_rng(0).random((4096, 4096), dtype=np.float32)
+    xt = rgrad.from_numpy(x).t()
+    t = {"rgrad": best(lambda: xt.contiguous(), 3, 5), "numpy": best(lambda: np.ascontiguousarray(x.T), 3, 5)}
+    if torch is not None:
+        tx = torch.from_numpy(x).t()
+        t["torch"] = best(lambda: tx.contiguous(), 3, 5)
+    rows.append(row("transposed 4096² float32 -> contiguous", "<= 1.5x numpy", t, "numpy"))
+
+    # 4. Elementwise add on 4M float32.
+    p = np.random.default_rng(1).random(4_000_000, dtype=np.float32)
+    q = np.random.default_rng(2).random(4_000_000, dtype=np.float32)
+    rp, rq = rgrad.from_numpy(p), rgrad.from_numpy(q)
+    t = {"rgrad": best(lambda: rp + rq, 20, 5), "numpy": best(lambda: p + q, 20, 5)}
+    if torch is not None:
+        tp, tq = torch.from_numpy(p), torch.from_numpy(q)
+        t["torch"] = best(lambda: tp + tq, 20, 5)
+    rows.append(row("add, 4M float32", "(issue 3) >= numpy", t, "numpy"))
+
+    header = ["| benchmark | rgrad | numpy | torch | ratio | target |", "|---|---|---|---|---|---|"]
+    table = "\n".join(header + rows)
+    machine = f"{os.cpu_count()} cores, numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else "")
+    print(table)
+    print(f"\n({machine})")
+    if "--readme" in sys.argv:
+        path = os.path.join(os.path.dirname(__file__), "..", "README.md")
+        text = open(path).read()
+        start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+        block = f"{start}\n{table}\n\nMeasured on {machine}.\n{end}"
+        if start in text:
+            text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+        else:
+            text = text.rstrip() + "\n\n" + block + "\n"
+        open(path, "w").write(text)
+
+
+if __name__ == "__main__":
+    main()

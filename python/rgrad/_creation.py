@@ -1,0 +1,326 @@
+"""Tensor creation functions with torch's signatures."""
+
+import builtins
+import math
+
+import numpy as np
+
+from . import _C
+from ._numpy import from_numpy as _from_numpy, numpy_dtype_to_rgrad
+
+Tensor = _C.Tensor
+
+
+def _check_device(device):
+    if device is not None and str(_C.device(device) if not isinstance(device, _C.device) else device) != "cpu":
+        raise RuntimeError("rgrad's GPU backend is not available in this build; use device='cpu'")
+
+
+def _sizes(size):
+    if len(size) == 1 and not isinstance(size[0], builtins.int) and hasattr(size[0], "__iter__"):
+        return [builtins.int(s) for s in size[0]]
+    return [s.__index__() if not isinstance(s, builtins.int) else s for s in size]
+
+
+def _finish(t, requires_grad):
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def is_tensor(obj):
+    """Returns True if `obj` is an rgrad tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    """Returns the total number of elements in the input tensor."""
+    return input.numel()
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """Constructs a tensor with no autograd history by copying `data`.
+
+    Args:
+        data: a list, tuple, number, numpy array or tensor.
+        dtype: the desired dtype; inferred from `data` when None (ints -> int64,
+            floats -> the default dtype, bools -> bool).
+        device: the device of the result.
+        requires_grad: whether autograd should record operations on the result.
+
+    Example::
+
+        >>> rgrad.tensor([[0.1, 1.2], [2.2, 3.1]])
+        tensor([[0.1000, 1.2000],
+                [2.2000, 3.1000]])
+    """
+    _check_device(device)
+    if isinstance(data, Tensor):
+        t = data.detach().clone() if dtype is None else data.detach()._to_dtype(dtype).clone()
+    elif isinstance(data, np.ndarray):
+        arr = data if data.dtype.isnative else data.astype(data.dtype.newbyteorder("="))
+        if any(s < 0 for s in arr.strides):
+            arr = np.ascontiguousarray(arr)
+        t = _from_numpy(arr).clone()
+        if dtype is not None:
+            t = t._to_dtype(dtype)
+    elif hasattr(data, "__array_interface__") and not isinstance(data, (list, tuple)):
+        return tensor(np.asarray(data), dtype=dtype, device=device, requires_grad=requires_grad)
+    else:
+        t = _C._tensor_from_data(data, dtype)
+    return _finish(t, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Converts `data` into a tensor, sharing memory with numpy arrays and tensors when the
+    dtype (and device) already match."""
+    _check_device(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.dtype == dtype else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        try:
+            t = _from_numpy(data)
+        except (ValueError, TypeError):
+            return tensor(data, dtype=dtype)
+        return t if dtype is None or t.dtype == dtype else t.to(dtype)
+    return tensor(data, dtype=dtype)
+
+
+asarray = as_tensor
+
+
+def from_numpy(ndarray):
+    """Creates a tensor sharing memory with `ndarray`; writes through either are visible in
+    both, and the tensor keeps the array alive."""
+    return _from_numpy(ndarray)
+
+
+def from_dlpack(ext_tensor):
+    """Creates a tensor from an object supporting the DLPack protocol (numpy, torch, ...),
+    sharing memory with it."""
+    if isinstance(ext_tensor, Tensor):
+        return ext_tensor
+    arr = np.from_dlpack(ext_tensor)
+    return _from_numpy(arr)
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    return tensor(s, dtype=dtype if dtype is not None else _C.get_default_dtype(), device=device,
+                  requires_grad=requires_grad)
+
+
+def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
+          memory_format=None):
+    """Returns an uninitialised tensor of the given size."""
+    return _finish(_C._empty(_sizes(size), dtype, device), requires_grad)
+
+
+def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """Returns a tensor filled with 0 of the given size."""
+    return _finish(_C._zeros(_sizes(size), dtype, device), requires_grad)
+
+
+def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """Returns a tensor filled with 1 of the given size."""
+    return _finish(_C._full(_sizes(size), 1, dtype if dtype is not None else _C.get_default_dtype(), device),
+                   requires_grad)
+
+
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """Returns a tensor of `size` filled with `fill_value` (dtype inferred from the value)."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _finish(_C._full(_sizes((size,)) if not isinstance(size, builtins.int) else [size], fill_value, dtype,
+                            device), requires_grad)
+
+
+def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """Returns a 2-D tensor with ones on the diagonal and zeros elsewhere."""
+    if m is None:
+        m = n
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
+    t = _C._zeros([n, m], dtype, device)
+    k = builtins.min(n, m)
+    if k:
+        t.as_strided((k,), (m + 1,)).fill_(1)
+    return _finish(t, requires_grad)
+
+
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """Returns a 1-D tensor with values from [start, end) taken with common difference `step`."""
+    _check_device(device)
+    if end is None:
+        start, end = 0, start
+    start, end, step = (x.item() if isinstance(x, Tensor) else x for x in (start, end, step))
+    return _finish(_C._arange(start, end, step, dtype), requires_grad)
+
+
+def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Deprecated torch.range: like arange but includes `end`."""
+    if end is None:
+        start, end = 0, start
+    n = builtins.int(math.floor((end - start) / step)) + 1
+    d = dtype if dtype is not None else _C.get_default_dtype()
+    return _finish(arange(0, n, dtype=_C.float64) * step + start, requires_grad)._to_dtype(d)
+
+
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """Returns `steps` evenly spaced values from `start` to `end` inclusive."""
+    _check_device(device)
+    if steps < 0:
+        raise RuntimeError("linspace(): number of steps must be non-negative")
+    d = dtype if dtype is not None else _C.get_default_dtype()
+    start, end = (x.item() if isinstance(x, Tensor) else x for x in (start, end))
+    if steps == 1:
+        vals = [start]
+    else:
+        step = (end - start) / (steps - 1)
+        half = steps // 2
+        # torch fills the first half forward from start and the second half backward from end.
+        vals = [start + i * step if i < half else end - (steps - 1 - i) * step for i in builtins.range(steps)]
+    t = _C._tensor_from_data(vals, _C.float64)
+    if not d.is_floating_point:
+        t = t.trunc() if hasattr(t, "trunc") else t
+    return _finish(t._to_dtype(d), requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """Returns `steps` values base**x for x evenly spaced from `start` to `end`."""
+    d = dtype if dtype is not None else _C.get_default_dtype()
+    x = linspace(start, end, steps, dtype=_C.float64)
+    return _finish((base ** x)._to_dtype(d), requires_grad)
+
+
+def _like(input, dtype):
+    return input.dtype if dtype is None else dtype
+
+
+def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    return empty(list(input.shape), dtype=_like(input, dtype), device=device, requires_grad=requires_grad)
+
+
+def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    return zeros(list(input.shape), dtype=_like(input, dtype), device=device, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    return ones(list(input.shape), dtype=_like(input, dtype), device=device, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    return full(list(input.shape), fill_value, dtype=_like(input, dtype), device=device,
+                requires_grad=requires_grad)
+
+
+def _gen(generator):
+    return generator
+
+
+def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+         pin_memory=False):
+    """Uniform samples on [0, 1) from rgrad's counter-based (Philox) generator."""
+    _check_device(device)
+    d = dtype if dtype is not None else _C.get_default_dtype()
+    if not d.is_floating_point:
+        raise RuntimeError(f'"check_uniform_bounds" not implemented for \'{_kernel_name(d)}\'')
+    return _finish(_C._random("uniform", _sizes(size), 0.0, 1.0, d, generator), requires_grad)
+
+
+def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+          pin_memory=False):
+    """Standard normal samples (Box-Muller over Philox)."""
+    _check_device(device)
+    d = dtype if dtype is not None else _C.get_default_dtype()
+    if not d.is_floating_point:
+        raise RuntimeError(f'"normal_kernel_cpu" not implemented for \'{_kernel_name(d)}\'')
+    return _finish(_C._random("normal", _sizes(size), 0.0, 1.0, d, generator), requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
+            requires_grad=False):
+    """Random integers in [low, high); `randint(high, size)` and `randint(low, high, size)`."""
+    _check_device(device)
+    if size is None:
+        if high is not None and not isinstance(high, builtins.int):
+            low, high, size = 0, low, high
+        else:
+            raise TypeError("randint() missing 1 required positional arguments: \"size\"")
+    elif high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    return _finish(_C._random("randint", list(size), float(low), float(high), dtype or _C.int64, generator),
+                   requires_grad)
+
+
+def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """A random permutation of 0..n-1."""
+    _check_device(device)
+    t = _C._randperm(n, generator)
+    return _finish(t if dtype is None else t._to_dtype(dtype), requires_grad)
+
+
+def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    return rand(list(input.shape), dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    return randn(list(input.shape), dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None, requires_grad=False,
+                 memory_format=None):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, list(input.shape), dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
+           requires_grad=False):
+    """Normal samples: `normal(mean, std, size)` with floats, or elementwise with tensor mean/std."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        shape = (mean if isinstance(mean, Tensor) else std).shape
+        if isinstance(mean, Tensor) and isinstance(std, Tensor):
+            shape = _C._empty([0]).new_empty(()).shape if False else _broadcast(mean.shape, std.shape)
+        z = randn(list(shape), generator=generator,
+                  dtype=(mean if isinstance(mean, Tensor) else std).dtype)
+        return z * std + mean
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    if size is None:
+        raise TypeError("normal() missing required argument 'size'")
+    d = dtype if dtype is not None else _C.get_default_dtype()
+    return _finish(_C._random("normal", list(size), float(mean), float(std), d, generator), requires_grad)
+
+
+def _broadcast(a, b):
+    return tuple(np.broadcast_shapes(tuple(a), tuple(b)))
+
+
+def bernoulli(input, p=None, *, generator=None, out=None):
+    """Draws 0/1 samples with probabilities `input` (or a scalar `p`)."""
+    if p is not None:
+        return _C._random("bernoulli", list(input.shape), float(p), 0.0, input.dtype, generator)
+    u = _C._random("uniform", list(input.shape), 0.0, 1.0, _C.float64, generator)
+    return (u < input)._to_dtype(input.dtype)
+
+
+def default_generator_():
+    return _C.default_generator_obj()
+
+
+default_generator = _C.default_generator_obj()
+
+
+def result_type(tensor1, tensor2):
+    """The dtype of `tensor1 op tensor2` under torch's promotion rules."""
+    return _C.result_type_of(tensor1, tensor2)
+
+
+def _kernel_name(d):
+    return {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+            "int64": "Long"}.get(d.name, d.name)

@@ -1,0 +1,254 @@
+"""Tensor methods written in Python: conversions, printing, numpy/pickle interop and the thin
+method wrappers over the Rust kernels. Hot paths (operators, views, indexing) are in Rust."""
+
+import builtins
+
+import numpy as np
+
+from . import _C
+from ._numpy import to_numpy
+from ._tensor_str import format_tensor
+
+Tensor = _C.Tensor
+
+
+def _method(fn):
+    setattr(Tensor, fn.__name__, fn)
+    return fn
+
+
+def _parse_to(args, kwargs):
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    kwargs.pop("non_blocking", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    for a in args:
+        if isinstance(a, _C.dtype):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (str, _C.device, builtins.int)):
+            device = a
+        elif isinstance(a, builtins.bool):
+            copy = a
+        else:
+            raise TypeError(f"to() received an invalid combination of arguments - got ({type(a).__name__})")
+    return dtype, device, copy
+
+
+@_method
+def to(self, *args, **kwargs):
+    """Performs dtype and/or device conversion: ``to(dtype)``, ``to(device)``,
+    ``to(device, dtype)``, ``to(other)``. Returns self when nothing changes (unless copy=True)."""
+    dtype, device, copy = _parse_to(args, dict(kwargs))
+    if device is not None:
+        dev = device if isinstance(device, _C.device) else _C.device(device)
+        if dev.type != "cpu":
+            raise RuntimeError("rgrad's GPU backend is not available in this build; use device='cpu'")
+    out = self if dtype is None or dtype == self.dtype else self._to_dtype(dtype)
+    if copy and out is self:
+        out = self.clone()
+    return out
+
+
+@_method
+def type(self, dtype=None, non_blocking=False, **kwargs):
+    """Returns the type name when called without arguments, else casts to `dtype`."""
+    if dtype is None:
+        names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                 "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+                 "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+        return "rgrad." + names[self.dtype.name]
+    if isinstance(dtype, str):
+        rev = {"FloatTensor": _C.float32, "DoubleTensor": _C.float64, "HalfTensor": _C.float16,
+               "BFloat16Tensor": _C.bfloat16, "LongTensor": _C.int64, "IntTensor": _C.int32,
+               "ShortTensor": _C.int16, "CharTensor": _C.int8, "ByteTensor": _C.uint8, "BoolTensor": _C.bool}
+        dtype = rev[dtype.split(".")[-1]]
+    return self.to(dtype)
+
+
+for _name, _dt in [("float", _C.float32), ("double", _C.float64), ("half", _C.float16),
+                   ("bfloat16", _C.bfloat16), ("int", _C.int32), ("long", _C.int64), ("short", _C.int16),
+                   ("char", _C.int8), ("byte", _C.uint8), ("bool", _C.bool)]:
+    def _cast(self, memory_format=None, _dt=_dt):
+        return self.to(_dt)
+    _cast.__name__ = _name
+    setattr(Tensor, _name, _cast)
+
+
+@_method
+def cpu(self, memory_format=None):
+    return self
+
+
+@_method
+def detach(self):
+    """A view sharing storage that does not require grad."""
+    return self._alias()
+
+
+@_method
+def requires_grad_(self, requires_grad=True):
+    self.requires_grad = requires_grad
+    return self
+
+
+@_method
+def numpy(self, *, force=False):
+    """A numpy array sharing this tensor's memory."""
+    if self.requires_grad and not force:
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+    return to_numpy(self)
+
+
+@_method
+def __array__(self, dtype=None, copy=None):
+    a = self.detach().numpy()
+    if dtype is not None:
+        a = a.astype(dtype, copy=False)
+    return a.copy() if copy else a
+
+
+Tensor.__array_priority__ = 1000
+
+
+@_method
+def __array_wrap__(self, array, context=None, return_scalar=False):
+    from ._creation import from_numpy
+    return from_numpy(np.ascontiguousarray(array)) if isinstance(array, np.ndarray) else array
+
+
+def _print_values(t):
+    if t.dtype.name == "bfloat16":
+        return to_numpy(t._to_dtype(_C.float32))
+    return to_numpy(t.contiguous())
+
+
+@_method
+def __repr__(self, *, tensor_contents=None):
+    d = self.dtype
+    default = d == _C.get_default_dtype() if d.is_floating_point else d.name in ("int64", "bool")
+    dev = None if self.device.type == "cpu" else str(self.device)
+    grad_fn = self.grad_fn
+    return format_tensor(
+        _print_values(self.detach()), dtype_name=d.name, is_default_dtype_for_kind=default, device=dev,
+        requires_grad=self.requires_grad, grad_fn=None if grad_fn is None else type(grad_fn).__name__,
+    )
+
+
+Tensor.__str__ = __repr__
+
+
+@_method
+def __format__(self, spec):
+    if self.dim() == 0:
+        return self.item().__format__(spec)
+    return object.__format__(self, spec)
+
+
+@_method
+def __iter__(self):
+    if self.dim() == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return iter(self.unbind(0))
+
+
+@_method
+def __contains__(self, element):
+    if isinstance(element, (Tensor, builtins.int, builtins.float, builtins.bool)):
+        return builtins.bool(np.any(to_numpy(self == element)))
+    raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a {type(element)}.")
+
+
+@_method
+def __reversed__(self):
+    return self.flip(0) if self.dim() > 0 else self
+
+
+def _rebuild(data, dtype_name, shape, requires_grad):
+    t = _C._from_bytes(data, dtype_name, list(shape))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+@_method
+def __reduce_ex__(self, protocol):
+    return (_rebuild, (self._bytes(), self.dtype.name, tuple(self.shape), self.requires_grad))
+
+
+@_method
+def __deepcopy__(self, memo):
+    out = self.clone()
+    if self.requires_grad:
+        out.requires_grad_(True)
+    memo[id(self)] = out
+    return out
+
+
+@_method
+def __dlpack__(self, stream=None, **kwargs):
+    return to_numpy(self).__dlpack__(**({} if stream is None else {"stream": stream}))
+
+
+@_method
+def __dlpack_device__(self):
+    return (1, 0)
+
+
+@_method
+def expand_as(self, other):
+    return self.expand(tuple(other.shape))
+
+
+@_method
+def broadcast_to(self, size):
+    return self.expand(tuple(size))
+
+
+@_method
+def view_as(self, other):
+    return self.view(tuple(other.shape))
+
+
+@_method
+def reshape_as(self, other):
+    return self.reshape(tuple(other.shape))
+
+
+@_method
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    from ._creation import empty
+    return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+@_method
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    from ._creation import zeros
+    return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+@_method
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    from ._creation import ones
+    return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+@_method
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    from ._creation import full
+    return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+@_method
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    from ._creation import tensor
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+@_method
+def dim_order(self):
+    return tuple(sorted(range(self.dim()), key=lambda d: -self.stride(d)))

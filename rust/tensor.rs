@@ -522,24 +522,7 @@ impl Tensor {
         let dtype = Self::compute_dtype(op, self.result_dtype(rhs));
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
         Self::check_int_division(op, dtype, rhs)?;
-        let a = self.to_dtype(dtype)?;
-        match rhs {
-            Rhs::Scalar(s) => {
-                let out = Tensor::empty(self.shape(), dtype, self.device())?;
-                a.storage().binary(op, a.layout(), Operand::Scalar(*s), out.storage(), out.layout(), dtype)?;
-                Ok(out)
-            }
-            Rhs::Tensor(b) => {
-                self.check_same_device(b)?;
-                let shape = broadcast_shape(self.shape(), b.shape())?;
-                let b = b.to_dtype(dtype)?;
-                let la = a.layout().broadcast_to(&shape)?;
-                let lb = b.layout().broadcast_to(&shape)?;
-                let out = Tensor::empty(&shape, dtype, self.device())?;
-                a.storage().binary(op, &la, Operand::Tensor(b.storage(), &lb), out.storage(), out.layout(), dtype)?;
-                Ok(out)
-            }
-        }
+        self.elementwise2(rhs, dtype, dtype, |a, la, b, out, lo| a.binary(op, la, b, out, lo, dtype))
     }
 
     /// `scalar op self` (reverse operand order, e.g. `2 - t`).
@@ -600,11 +583,23 @@ impl Tensor {
 
     pub fn compare(&self, op: CmpOp, rhs: &Rhs) -> Result<Tensor> {
         let dtype = self.result_dtype(rhs);
+        self.elementwise2(rhs, dtype, DType::Bool, |a, la, b, out, lo| a.compare(op, la, b, out, lo, dtype))
+    }
+
+    /// The shared frame of binary ops: cast both operands to `dtype`, broadcast them, allocate
+    /// the output in `out_dtype`, and run `kernel(a, a_layout, b, out, out_layout)`.
+    fn elementwise2(
+        &self,
+        rhs: &Rhs,
+        dtype: DType,
+        out_dtype: DType,
+        kernel: impl FnOnce(&Storage, &Layout, Operand, &Storage, &Layout) -> Result<()>,
+    ) -> Result<Tensor> {
         let a = self.to_dtype(dtype)?;
         match rhs {
             Rhs::Scalar(s) => {
-                let out = Tensor::empty(self.shape(), DType::Bool, self.device())?;
-                a.storage().compare(op, a.layout(), Operand::Scalar(*s), out.storage(), out.layout(), dtype)?;
+                let out = Tensor::empty(self.shape(), out_dtype, self.device())?;
+                kernel(a.storage(), a.layout(), Operand::Scalar(*s), out.storage(), out.layout())?;
                 Ok(out)
             }
             Rhs::Tensor(b) => {
@@ -613,8 +608,8 @@ impl Tensor {
                 let b = b.to_dtype(dtype)?;
                 let la = a.layout().broadcast_to(&shape)?;
                 let lb = b.layout().broadcast_to(&shape)?;
-                let out = Tensor::empty(&shape, DType::Bool, self.device())?;
-                a.storage().compare(op, &la, Operand::Tensor(b.storage(), &lb), out.storage(), out.layout(), dtype)?;
+                let out = Tensor::empty(&shape, out_dtype, self.device())?;
+                kernel(a.storage(), &la, Operand::Tensor(b.storage(), &lb), out.storage(), out.layout())?;
                 Ok(out)
             }
         }

@@ -610,3 +610,19 @@ def test_concurrent_ops_from_threads():
     for th in threads:
         th.join()
     assert errors == []
+
+
+def test_matplotlib_plots_tensors():
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+    t = rgrad.linspace(0, 1, 5)
+    line, = plt.plot(t, t * 2)
+    assert np.allclose(line.get_ydata(), np.linspace(0, 2, 5))
+    plt.close("all")
+
+
+def test_normal_with_tensor_arguments():
+    rgrad.manual_seed(0)
+    m = rgrad.normal(rgrad.full((50_000,), 5.0), 2.0).numpy()
+    assert abs(m.mean() - 5) < 0.05 and abs(m.std() - 2) < 0.05

@@ -285,7 +285,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         shape = (mean if isinstance(mean, Tensor) else std).shape
         if isinstance(mean, Tensor) and isinstance(std, Tensor):
-            shape = _C._empty([0]).new_empty(()).shape if False else _broadcast(mean.shape, std.shape)
+            shape = _broadcast(mean.shape, std.shape)
         z = randn(list(shape), generator=generator,
                   dtype=(mean if isinstance(mean, Tensor) else std).dtype)
         return z * std + mean
@@ -307,10 +307,6 @@ def bernoulli(input, p=None, *, generator=None, out=None):
         return _C._random("bernoulli", list(input.shape), float(p), 0.0, input.dtype, generator)
     u = _C._random("uniform", list(input.shape), 0.0, 1.0, _C.float64, generator)
     return (u < input)._to_dtype(input.dtype)
-
-
-def default_generator_():
-    return _C.default_generator_obj()
 
 
 default_generator = _C.default_generator_obj()

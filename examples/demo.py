@@ -15,7 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def load_iris():
     raw = np.genfromtxt(os.path.join(HERE, "data", "iris.csv"), delimiter=",", skip_header=1, dtype=str)
     x = torch.tensor(raw[:, :4].astype(np.float32))
-    names = sorted(set(raw[:, 4]))
+    names = sorted(set(raw[:, 4].tolist()))
     y = torch.tensor([names.index(n) for n in raw[:, 4]])
     return x, y, names
 

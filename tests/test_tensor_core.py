@@ -627,3 +627,42 @@ def test_normal_with_tensor_arguments():
     rgrad.manual_seed(0)
     m = rgrad.normal(rgrad.full((50_000,), 5.0), 2.0).numpy()
     assert abs(m.mean() - 5) < 0.05 and abs(m.std() - 2) < 0.05
+
+
+_NP_UNARY = {
+    "abs": np.abs, "sign": np.sign, "exp": np.exp, "exp2": np.exp2, "expm1": np.expm1, "log": np.log,
+    "log2": np.log2, "log10": np.log10, "log1p": np.log1p, "sqrt": np.sqrt, "reciprocal": np.reciprocal,
+    "square": np.square, "sin": np.sin, "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin, "atan": np.arctan,
+    "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "asinh": np.arcsinh, "floor": np.floor, "ceil": np.ceil,
+    "trunc": np.trunc, "neg": np.negative, "rsqrt": lambda a: 1 / np.sqrt(a),
+    "sigmoid": lambda a: 1 / (1 + np.exp(-a)), "frac": lambda a: a - np.trunc(a),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_NP_UNARY))
+def test_unary_functions_match_numpy(name):
+    a = np.linspace(0.05, 0.95, 7, dtype=np.float64).reshape(7, 1) * np.array([[1.0, -1.0, 0.5]])
+    a = np.abs(a) if name in ("log", "log2", "log10", "sqrt", "rsqrt") else a
+    t = rgrad.tensor(a).t()  # strided input
+    want = _NP_UNARY[name](a.T)
+    assert_matches(getattr(rgrad, name)(t), want, rtol=1e-12, atol=1e-12)
+    assert_matches(getattr(t, name)(), want, rtol=1e-12, atol=1e-12)
+    c = t.clone()
+    getattr(c, name + "_")()
+    assert_matches(c, want, rtol=1e-12, atol=1e-12)
+    # Integer inputs of float-only ops promote to the default dtype.
+    i = rgrad.tensor([1, 2, 3])
+    got = getattr(rgrad, name)(i)
+    assert got.dtype in (rgrad.float32, rgrad.int64)
+
+
+def test_out_argument_and_alpha():
+    x = rgrad.tensor([1.0, 2.0])
+    o = rgrad.empty(2)
+    assert rgrad.add(x, x, alpha=3, out=o) is o
+    assert o.tolist() == [4.0, 8.0]
+    assert rgrad.sub(x, 1, alpha=2).tolist() == [-1.0, 0.0]
+    assert rgrad.div(rgrad.tensor([7, -7]), 2, rounding_mode="floor").tolist() == [3, -4]
+    assert rgrad.div(rgrad.tensor([7, -7]), 2, rounding_mode="trunc").tolist() == [3, -3]
+    with pytest.raises(ValueError, match="div expected rounding_mode"):
+        rgrad.div(x, 2, rounding_mode="up")

@@ -44,17 +44,25 @@ def _make_unary(kernel):
 def _write_out(r, out):
     if out is None:
         return r
-    out.copy_(r) if tuple(out.shape) == tuple(r.shape) else out.set_(r)
+    if tuple(out.shape) != tuple(r.shape):
+        # torch would resize `out`; rgrad's storages never change size.
+        raise RuntimeError(f"out= tensor has shape {list(out.shape)} but the result has shape {list(r.shape)}; "
+                           "rgrad does not resize out= tensors")
+    out.copy_(r)
     return out
 
 
-for _name in _UNARY + list(_UNARY_ALIASES):
-    _kernel = _UNARY_ALIASES.get(_name, _name)
-    _fn, _m, _m_ = _make_unary(_kernel)
-    _export(_name, _fn)
-    _m.__name__, _m_.__name__ = _name, _name + "_"
-    setattr(Tensor, _name, _m)
-    setattr(Tensor, _name + "_", _m_)
+def _register(names, aliases, factory):
+    """Exports rgrad.<name> and installs Tensor.<name> / Tensor.<name>_ for each name."""
+    for name in names:
+        fn, method, method_ = factory(aliases.get(name, name))
+        _export(name, fn)
+        method.__name__, method_.__name__ = name, name + "_"
+        setattr(Tensor, name, method)
+        setattr(Tensor, name + "_", method_)
+
+
+_register(_UNARY + list(_UNARY_ALIASES), _UNARY_ALIASES, _make_unary)
 
 
 def _make_binary(kernel):
@@ -72,13 +80,7 @@ def _make_binary(kernel):
     return fn, method, method_
 
 
-for _name in _BINARY + ["mul", "multiply", "true_divide"]:
-    _kernel = {"multiply": "mul", "true_divide": "div"}.get(_name, _name)
-    _fn, _m, _m_ = _make_binary(_kernel)
-    _export(_name, _fn)
-    _m.__name__, _m_.__name__ = _name, _name + "_"
-    setattr(Tensor, _name, _m)
-    setattr(Tensor, _name + "_", _m_)
+_register(_BINARY + ["mul", "multiply", "true_divide"], {"multiply": "mul", "true_divide": "div"}, _make_binary)
 
 
 def _make_compare(kernel):
@@ -94,13 +96,7 @@ def _make_compare(kernel):
     return fn, method, method_
 
 
-for _name in _COMPARE + list(_COMPARE_ALIASES):
-    _kernel = _COMPARE_ALIASES.get(_name, _name)
-    _fn, _m, _m_ = _make_compare(_kernel)
-    _export(_name, _fn)
-    _m.__name__, _m_.__name__ = _name, _name + "_"
-    setattr(Tensor, _name, _m)
-    setattr(Tensor, _name + "_", _m_)
+_register(_COMPARE + list(_COMPARE_ALIASES), _COMPARE_ALIASES, _make_compare)
 
 
 def _scaled(other, alpha):
@@ -188,10 +184,6 @@ for _n, _f in [("add", _m_add), ("add_", _m_add_), ("sub", _m_sub), ("sub_", _m_
                ("div", _m_div), ("div_", _m_div_), ("divide", _m_div), ("true_divide", _m_div),
                ("pow", _m_pow), ("pow_", _m_pow_)]:
     setattr(Tensor, _n, _f)
-
-
-def neg_(self):
-    return self._unary_("neg")
 
 
 # ----- shape functions ---------------------------------------------------------------------

@@ -74,6 +74,22 @@ def main():
         tp, tq = torch.from_numpy(p), torch.from_numpy(q)
         t["torch"] = best(lambda: tp + tq, 20, 5)
     rows.append(row("add, 4M float32", "(issue 3) >= numpy", t, "numpy"))
+    row_np = np.random.default_rng(3).random(1000, dtype=np.float32)
+    p2, rr = p.reshape(4000, 1000), rgrad.from_numpy(row_np)
+    rp2 = rgrad.from_numpy(p2)
+    cases = [
+        ("mul, 4M float32", lambda: rp * rq, lambda: p * q, (lambda: tp * tq) if torch else None),
+        ("exp, 4M float32", lambda: rp.exp(), lambda: np.exp(p), (lambda: tp.exp()) if torch else None),
+        ("sigmoid, 4M float32", lambda: rp.sigmoid(), lambda: 1 / (1 + np.exp(-p)),
+         (lambda: tp.sigmoid()) if torch else None),
+        ("broadcast add of a row, 4000x1000", lambda: rp2 + rr, lambda: p2 + row_np,
+         (lambda: tp.reshape(4000, 1000) + torch.from_numpy(row_np)) if torch else None),
+    ]
+    for name, fr, fn, ft in cases:
+        t = {"rgrad": best(fr, 10, 5), "numpy": best(fn, 10, 5)}
+        if ft is not None:
+            t["torch"] = best(ft, 10, 5)
+        rows.append(row(name, "(issue 3) >= numpy and torch", t, "numpy"))
 
     header = ["| benchmark | rgrad | numpy | torch | ratio | target |", "|---|---|---|---|---|---|"]
     table = "\n".join(header + rows)

@@ -666,3 +666,19 @@ def test_out_argument_and_alpha():
     assert rgrad.div(rgrad.tensor([7, -7]), 2, rounding_mode="trunc").tolist() == [3, -3]
     with pytest.raises(ValueError, match="div expected rounding_mode"):
         rgrad.div(x, 2, rounding_mode="up")
+
+
+def test_float32_exp_and_sigmoid_accuracy():
+    # The vectorised float32 path: compare with float64 numpy, over the whole range and extremes.
+    x = np.concatenate([np.linspace(-110, 95, 20001, dtype=np.float32),
+                        np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 88.72, -103.97], np.float32)])
+    with np.errstate(over="ignore"):
+        want = np.exp(x.astype(np.float64)).astype(np.float32)
+        want_sig = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+    # Below -88.72, float32 exp(-x) overflows, so torch and numpy's float32 1/(1+exp(-x)) give 0.
+    want_sig[x < -88.7228] = 0.0
+    t = rgrad.tensor(x)
+    np.testing.assert_allclose(t.exp().numpy(), want, rtol=3e-7, atol=1e-44, equal_nan=True)
+    np.testing.assert_allclose(t.sigmoid().numpy(), want_sig, rtol=3e-7, atol=1e-44, equal_nan=True)
+    m = rgrad.tensor(x[:20000].reshape(200, 100)).t()  # strided path
+    np.testing.assert_allclose(m.exp().numpy(), want[:20000].reshape(200, 100).T, rtol=3e-7, atol=1e-44)

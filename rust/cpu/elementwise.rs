@@ -385,6 +385,11 @@ pub fn unary(op: UnaryOp, src: View, dst: View, dtype: DType) -> Result<()> {
         });
         return Ok(());
     }
+    if dtype == DType::F32 && matches!(op, Exp | Sigmoid) {
+        let vop = if op == Exp { super::vmath::VOp::Exp } else { super::vmath::VOp::Sigmoid };
+        super::vmath::map_f32(vop, src, dst);
+        return Ok(());
+    }
     match dtype {
         DType::F32 => float_unary::<f32>(op, src, dst),
         DType::F64 => float_unary::<f64>(op, src, dst),

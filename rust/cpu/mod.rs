@@ -7,6 +7,7 @@ pub mod elementwise;
 pub mod gather;
 pub mod random;
 pub mod strided;
+pub mod vmath;
 
 pub use buffer::CpuBuffer;
 pub use elementwise::View;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod generator;
 pub mod indexing;
 pub mod layout;
+pub mod matmul;
 pub mod op;
 pub mod shape;
 pub mod storage;

@@ -4,6 +4,7 @@
 pub mod arith;
 pub mod buffer;
 pub mod elementwise;
+pub mod matmul;
 pub mod random;
 pub mod strided;
 

@@ -169,8 +169,9 @@ impl Tensor {
     /// `bmm(self, mat2)` for 3-D operands of one batch size.
     pub fn bmm(&self, mat2: &Tensor) -> Result<Tensor> {
         Self::check_bmm_args(self, mat2)?;
-        Self::check_scalar_type(self.dtype(), mat2.dtype())?;
+        // torch dispatches on batch1's dtype before comparing the two.
         no_bool("bmm", self.dtype())?;
+        Self::check_scalar_type(self.dtype(), mat2.dtype())?;
         Self::product(self, self.layout(), mat2, mat2.layout(), Scalar::Int(1), None)
     }
 
@@ -179,7 +180,7 @@ impl Tensor {
         Self::check_bmm_args(batch1, batch2)?;
         let shape = [batch1.shape()[0], batch1.shape()[1], batch2.shape()[2]];
         self.broadcast_to(&shape)?;
-        if self.dtype() != batch1.dtype() || self.dtype() != batch2.dtype() {
+        if self.dtype() != batch1.dtype() {
             return Err(Error::runtime(format!(
                 "Input dtypes must be the same, got: input {}, batch1: {}, batch2: {}",
                 cpp_name(self.dtype()),
@@ -187,6 +188,7 @@ impl Tensor {
                 cpp_name(batch2.dtype())
             )));
         }
+        Self::check_scalar_type(batch1.dtype(), batch2.dtype())?;
         no_bool("baddbmm", self.dtype())?;
         Self::product(batch1, batch1.layout(), batch2, batch2.layout(), alpha, Some((self, beta)))
     }
@@ -427,8 +429,8 @@ impl Tensor {
                 "Expected size for first two dimensions of batch2 tensor to be: [{bprod}, {m1}] but got: [{bprod}, {m2}]."
             )));
         }
-        Self::check_scalar_type(self.dtype(), other.dtype())?;
         no_bool("bmm", self.dtype())?;
+        Self::check_scalar_type(self.dtype(), other.dtype())?;
         let mut a_shape = batch.clone();
         a_shape.extend_from_slice(&[n, m1]);
         let mut b_shape = batch.clone();

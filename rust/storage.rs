@@ -152,6 +152,19 @@ impl Storage {
             Storage::Cpu(b) => crate::cpu::random::fill_random(View::new(b, l), dtype, dist, seed, offset),
         }
     }
+
+    // ----- matrix products -----------------------------------------------------------------
+
+    /// `dst = beta * dst + alpha * self @ b` over a shared batch shape (see cpu::matmul);
+    /// `beta: None` overwrites dst without reading it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul(&self, la: &Layout, b: &Storage, lb: &Layout, dst: &Storage, dl: &Layout, dtype: DType, alpha: Scalar, beta: Option<Scalar>) -> Result<()> {
+        match (self, b, dst) {
+            (Storage::Cpu(a), Storage::Cpu(b), Storage::Cpu(d)) => {
+                crate::cpu::matmul::matmul(View::new(a, la), View::new(b, lb), View::new(d, dl), dtype, alpha, beta)
+            }
+        }
+    }
 }
 
 /// Storage shared by a tensor and its views, with the version counter that in-place writes

@@ -73,6 +73,8 @@ from ._functions import *  # noqa: F401,F403
 from ._functions import __all__ as _fn_all
 from ._indexing_ops import *  # noqa: F401,F403
 from ._indexing_ops import __all__ as _idx_all
+from ._matmul import *  # noqa: F401,F403
+from ._matmul import __all__ as _mm_all
 
 _C._set_size_class(Size)
 
@@ -96,4 +98,4 @@ __all__ = [
     "arange", "linspace", "logspace", "empty_like", "zeros_like", "ones_like", "full_like",
     "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like", "normal",
     "bernoulli", "default_generator", "is_tensor", "numel", "from_dlpack", "scalar_tensor",
-] + list(_fn_all) + list(_idx_all)
+] + list(_fn_all) + list(_idx_all) + list(_mm_all)

@@ -666,6 +666,16 @@ impl PyTensor {
     fn __rshift__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.binop(py, BinaryOp::Shr, o)
     }
+    fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let Ok(o) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
+        let (a, b) = (&self.inner, &o.get().inner);
+        Ok(PyTensor::wrap(py, maybe_detach(py, a.numel().max(b.numel()), || a.matmul(b))?)?.into_any())
+    }
+    fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let Ok(o) = o.cast::<PyTensor>() else { return Ok(py.NotImplemented()) };
+        let (a, b) = (&o.get().inner, &self.inner);
+        Ok(PyTensor::wrap(py, maybe_detach(py, a.numel().max(b.numel()), || a.matmul(b))?)?.into_any())
+    }
     fn __iadd__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
         Self::ibinop(slf, BinaryOp::Add, o)
     }

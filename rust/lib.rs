@@ -16,6 +16,7 @@ pub mod generator;
 pub mod indexing;
 pub mod layout;
 pub mod op;
+pub mod reduce;
 pub mod shape;
 pub mod storage;
 pub mod tensor;

@@ -6,6 +6,12 @@ pub mod buffer;
 pub mod elementwise;
 pub mod random;
 pub mod strided;
+// Reductions, scans, softmax and order-based ops.
+pub mod histogram;
+pub mod reduce;
+pub mod scan;
+pub mod softmax;
+pub mod sort;
 
 pub use buffer::CpuBuffer;
 pub use elementwise::View;

@@ -2,6 +2,7 @@
 
 mod convert;
 mod error;
+mod reduce;
 mod tensor;
 
 use crate::cpu::random::{randperm as cpu_randperm, Distribution};
@@ -342,5 +343,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(promote_types, m)?)?;
     m.add_function(wrap_pyfunction!(can_cast, m)?)?;
     m.add_function(wrap_pyfunction!(result_type_of, m)?)?;
+    reduce::register(m)?;
     Ok(())
 }

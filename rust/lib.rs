@@ -12,6 +12,7 @@ pub mod cpu;
 pub mod device;
 pub mod dtype;
 pub mod error;
+pub mod gather;
 pub mod generator;
 pub mod indexing;
 pub mod layout;

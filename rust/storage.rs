@@ -105,6 +105,48 @@ impl Storage {
         }
     }
 
+    /// out = src gathered along a dim (see cpu::gather::gather).
+    pub fn gather(&self, src_base: &Layout, dim_stride: isize, index: &Storage, il: &Layout, out: &Storage, ol: &Layout, es: usize) -> Result<()> {
+        match (self, index, out) {
+            (Storage::Cpu(s), Storage::Cpu(i), Storage::Cpu(o)) => {
+                crate::cpu::gather::gather(View::new(s, src_base), dim_stride, View::new(i, il), View::new(o, ol), es);
+                Ok(())
+            }
+        }
+    }
+
+    /// self[...] (op)= src scattered along a dim (see cpu::gather::scatter).
+    #[allow(clippy::too_many_arguments)]
+    pub fn scatter(
+        &self,
+        dst_base: &Layout,
+        dim_stride: isize,
+        index: &Storage,
+        il: &Layout,
+        src: &Storage,
+        sl: &Layout,
+        dtype: DType,
+        reduce: crate::cpu::gather::ScatterReduce,
+    ) -> Result<()> {
+        match (self, index, src) {
+            (Storage::Cpu(d), Storage::Cpu(i), Storage::Cpu(s)) => {
+                crate::cpu::gather::scatter(View::new(d, dst_base), dim_stride, View::new(i, il), View::new(s, sl), dtype, reduce);
+                Ok(())
+            }
+        }
+    }
+
+    /// dst = cond ? a : b (all layouts share dst's shape).
+    #[allow(clippy::too_many_arguments)]
+    pub fn select_where(&self, cl: &Layout, a: &Storage, al: &Layout, b: &Storage, bl: &Layout, dst: &Storage, dl: &Layout, es: usize) -> Result<()> {
+        match (self, a, b, dst) {
+            (Storage::Cpu(c), Storage::Cpu(x), Storage::Cpu(y), Storage::Cpu(d)) => {
+                crate::cpu::gather::select_where(View::new(c, cl), View::new(x, al), View::new(y, bl), View::new(d, dl), es);
+                Ok(())
+            }
+        }
+    }
+
     pub fn fill_random(&self, l: &Layout, dtype: DType, dist: Distribution, seed: u64, offset: u64) -> Result<()> {
         match self {
             Storage::Cpu(b) => crate::cpu::random::fill_random(View::new(b, l), dtype, dist, seed, offset),

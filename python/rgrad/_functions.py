@@ -276,3 +276,151 @@ for _n, _f in (("swapaxes", transpose), ("swapdims", transpose), ("moveaxis", mo
     __all__.append(_n)
 setattr(Tensor, "swapdims", Tensor.transpose)
 setattr(Tensor, "moveaxis", Tensor.movedim)
+
+
+# ----- composite elementwise ops ---------------------------------------------------------------
+# Written from the primitives above so they inherit promotion, broadcasting and (later) autograd.
+
+def clamp(input, min=None, max=None, *, out=None):
+    """Clamps every element into [min, max]; bounds may be numbers or tensors. NaN stays NaN;
+    when min > max every element becomes max, as in torch."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    r = input
+    if min is not None:
+        r = r._binary("maximum", min)
+    if max is not None:
+        r = r._binary("minimum", max)
+    return _write_out(r if r is not input else input.clone(), out)
+
+
+def clamp_(self, min=None, max=None):
+    return self.copy_(clamp(self, min, max))
+
+
+def isnan(input):
+    """True where input is NaN (never for integer tensors)."""
+    return input != input
+
+
+def isinf(input):
+    if not input.dtype.is_floating_point:
+        return input != input
+    return input.abs() == float("inf")
+
+
+def isposinf(input):
+    return input == float("inf") if input.dtype.is_floating_point else input != input
+
+
+def isneginf(input):
+    return input == float("-inf") if input.dtype.is_floating_point else input != input
+
+
+def isfinite(input):
+    if not input.dtype.is_floating_point:
+        return input == input
+    return (input - input) == 0
+
+
+def lerp(input, end, weight):
+    """input + weight * (end - input)."""
+    return input + weight * (end - input)
+
+
+def hypot(input, other):
+    return (input * input + other * other).sqrt()
+
+
+def fmax(input, other):
+    """Elementwise maximum that prefers the non-NaN operand."""
+    from ._indexing_ops import where
+    m = input._binary("maximum", other)
+    return where(isnan(input), other, where(isnan(other), input, m))
+
+
+def fmin(input, other):
+    """Elementwise minimum that prefers the non-NaN operand."""
+    from ._indexing_ops import where
+    m = input._binary("minimum", other)
+    return where(isnan(input), other, where(isnan(other), input, m))
+
+
+_FINFO_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38,
+              "float64": 1.7976931348623157e308}
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    """Replaces NaN with `nan` and +/-inf with `posinf`/`neginf` (the dtype's extremes by default)."""
+    if not input.dtype.is_floating_point:
+        return _write_out(input.clone(), out)
+    from ._indexing_ops import where
+    big = _FINFO_MAX[input.dtype.name]
+    r = where(isnan(input), nan, input)
+    r = where(r == float("inf"), big if posinf is None else posinf, r)
+    r = where(r == float("-inf"), -big if neginf is None else neginf, r)
+    return _write_out(r, out)
+
+
+def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+    return self.copy_(nan_to_num(self, nan, posinf, neginf))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|input - other| <= atol + rtol * |other|, elementwise (infinities equal to themselves)."""
+    if isinstance(other, Tensor) and input.dtype != other.dtype:
+        raise RuntimeError(f"{input.dtype} did not match {other.dtype}")
+    close = (input == other) | ((input - other).abs() <= atol + rtol * (other.abs() if isinstance(other, Tensor) else abs(other)))
+    if equal_nan:
+        close = close | (isnan(input) & isnan(other))
+    return close
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _C._nonzero(~isclose(input, other, rtol, atol, equal_nan)).shape[0] == 0
+
+
+def equal(input, other):
+    """True if both tensors have the same size and elements."""
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return _C._nonzero(input != other).shape[0] == 0
+
+
+def logit(input, eps=None):
+    x = input if eps is None else clamp(input, eps, 1 - eps)
+    return (x / (1 - x)).log()
+
+
+def round(input, *, decimals=0, out=None):
+    """Rounds half to even; with `decimals`, to that many decimal places."""
+    if decimals == 0:
+        return _write_out(input._unary("round"), out)
+    s = 10.0 ** decimals
+    return _write_out((input * s)._unary("round") / s, out)
+
+
+def round_(self, *, decimals=0):
+    return self.copy_(round(self, decimals=decimals))
+
+
+def positive(input):
+    return input
+
+
+for _f in (clamp, isnan, isinf, isposinf, isneginf, isfinite, lerp, hypot, fmax, fmin, nan_to_num, isclose,
+           allclose, equal, logit, round, positive):
+    _export(_f.__name__, _f)
+    setattr(Tensor, _f.__name__, _f)
+for _n, _f in (("clip", clamp), ("clamp_", clamp_), ("clip_", clamp_), ("nan_to_num_", nan_to_num_),
+               ("round_", round_)):
+    setattr(Tensor, _n, _f)
+    if not _n.endswith("_"):
+        _export(_n, _f)
+
+
+def _lerp_(self, end, weight):
+    return self.copy_(lerp(self, end, weight))
+
+
+Tensor.lerp_ = _lerp_

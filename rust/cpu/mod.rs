@@ -4,6 +4,7 @@
 pub mod arith;
 pub mod buffer;
 pub mod elementwise;
+pub mod gather;
 pub mod random;
 pub mod strided;
 // Reductions, scans, softmax and order-based ops.

@@ -2,6 +2,7 @@
 
 mod convert;
 mod error;
+mod gather;
 mod reduce;
 mod tensor;
 
@@ -344,5 +345,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(can_cast, m)?)?;
     m.add_function(wrap_pyfunction!(result_type_of, m)?)?;
     reduce::register(m)?;
+    gather::register(m)?;
     Ok(())
 }

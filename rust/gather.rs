@@ -1,0 +1,304 @@
+//! Tensor-level data movement driven by indices or masks: gather, scatter (with reductions),
+//! where, masked_fill, cat/stack and nonzero. Shape and dtype rules and torch's messages live
+//! here; the byte moving is in cpu::gather.
+
+use crate::cpu::gather::ScatterReduce;
+use crate::dtype::{default_float, result_type, DType, Priority, Scalar};
+use crate::error::{Error, Result};
+use crate::indexing::nonzero_coords;
+use crate::layout::Layout;
+use crate::shape::{broadcast_shapes, fmt_shape, wrap_dim};
+use crate::tensor::{Rhs, Tensor};
+
+/// A value operand that may be a tensor or a Python number (`where(c, x, 0.0)`).
+pub type Value = Rhs;
+
+impl Tensor {
+    /// Layout of `self` restricted to `shape` with stride 0 along `dim`: adding
+    /// `index * stride(dim)` to its offsets addresses the gathered/scattered element.
+    fn base_layout(&self, shape: &[usize], dim: usize) -> Layout {
+        let mut l = Layout::new(shape.into(), self.strides().into(), self.offset());
+        if l.strides.is_empty() {
+            l.strides.push(0);
+        }
+        l.strides[dim] = 0;
+        l
+    }
+
+    fn check_index_for(&self, op: &'static str, dim: usize, index: &Tensor, other: Option<&Tensor>) -> Result<()> {
+        if index.dtype() != DType::I64 {
+            return Err(Error::runtime(format!("{op}(): Expected dtype int64 for index")));
+        }
+        let (sn, inn) = (self.ndim().max(1), index.ndim().max(1));
+        if sn != inn {
+            return Err(Error::runtime(format!(
+                "Index tensor must have the same number of dimensions as {} tensor",
+                if op == "gather" { "input" } else { "self" }
+            )));
+        }
+        let sshape: Vec<usize> = if self.ndim() == 0 { vec![1] } else { self.shape().to_vec() };
+        let ishape: Vec<usize> = if index.ndim() == 0 { vec![1] } else { index.shape().to_vec() };
+        for d in 0..sn {
+            if d != dim && ishape[d] > sshape[d] {
+                return Err(Error::runtime(format!(
+                    "Size does not match at dimension {d} expected index {} to be no larger than self {} apart from dimension {dim}",
+                    fmt_shape(&ishape),
+                    fmt_shape(&sshape)
+                )));
+            }
+            if let Some(src) = other {
+                let srcshape: Vec<usize> = if src.ndim() == 0 { vec![1] } else { src.shape().to_vec() };
+                if srcshape.len() == sn && ishape[d] > srcshape[d] {
+                    return Err(Error::runtime(format!(
+                        "Expected index {} to be no larger than self {} apart from dimension {dim} and to be no larger size than src {}",
+                        fmt_shape(&ishape),
+                        fmt_shape(&sshape),
+                        fmt_shape(&srcshape)
+                    )));
+                }
+            }
+        }
+        let size = sshape[dim] as i64;
+        for v in index.to_vec::<i64>()? {
+            if v < 0 || v >= size {
+                return Err(Error::runtime(format!("index {v} is out of bounds for dimension {dim} with size {size}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// torch.gather(self, dim, index).
+    pub fn gather(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.ndim())?;
+        self.check_index_for("gather", d, index, None)?;
+        let src = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
+        let idx = if index.ndim() == 0 { index.reshape(&[1])? } else { index.clone() };
+        let out = Tensor::empty(idx.shape(), self.dtype(), self.device())?;
+        let base = src.base_layout(idx.shape(), d);
+        src.storage().gather(&base, src.strides()[d], idx.storage(), idx.layout(), out.storage(), out.layout(), self.dtype().size())?;
+        if index.ndim() == 0 {
+            return out.reshape(&[]);
+        }
+        Ok(out)
+    }
+
+    /// In-place scatter along `dim`: self[index] (op)= src, with torch's checks done before any
+    /// write.
+    pub fn scatter_(&self, dim: isize, index: &Tensor, src: &Value, reduce: ScatterReduce) -> Result<()> {
+        let d = wrap_dim(dim, self.ndim())?;
+        let src_t = match src {
+            Value::Tensor(t) => {
+                if t.dtype() != self.dtype() {
+                    return Err(Error::runtime(format!(
+                        "scatter(): Expected self.dtype to be equal to src.dtype"
+                    )));
+                }
+                t.clone()
+            }
+            Value::Scalar(s) => Tensor::scalar(*s, self.dtype()).expand(&vec![1i64; index.ndim()])?.broadcast_to(index.shape())?,
+        };
+        self.check_index_for("scatter", d, index, Some(&src_t))?;
+        self.check_writable()?;
+        if index.numel() == 0 {
+            return Ok(());
+        }
+        let (dst, idx, srcv) = if self.ndim() == 0 {
+            (self.reshape(&[1])?, index.reshape(&[1])?, src_t.reshape(&[1])?)
+        } else {
+            (self.clone(), index.clone(), src_t)
+        };
+        // A source sharing memory with the destination is read from a copy.
+        let srcv = if srcv.overlaps(self) { srcv.deep_clone()? } else { srcv };
+        // src is read over index's shape only.
+        let sl = if srcv.ndim() == idx.ndim() {
+            Layout::new(idx.shape().into(), srcv.strides().into(), srcv.offset())
+        } else {
+            srcv.layout().broadcast_to(idx.shape())?
+        };
+        let base = dst.base_layout(idx.shape(), d);
+        dst.storage().scatter(&base, dst.strides()[d], idx.storage(), idx.layout(), srcv.storage(), &sl, self.dtype(), reduce)?;
+        self.bump_version();
+        Ok(())
+    }
+
+    /// torch.where(cond, a, b) with broadcasting and promotion of tensor/number operands.
+    pub fn where_(cond: &Tensor, a: &Value, b: &Value) -> Result<Tensor> {
+        if cond.dtype() != DType::Bool {
+            return Err(Error::runtime(format!(
+                "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
+                cond.dtype().torch_kernel_name()
+            )));
+        }
+        let prio = |t: &Tensor| if t.ndim() == 0 { Priority::ZeroDim } else { Priority::Dim };
+        let ops: Vec<(DType, Priority)> = [a, b]
+            .iter()
+            .map(|v| match v {
+                Value::Tensor(t) => (t.dtype(), prio(t)),
+                Value::Scalar(s) => (s.natural_dtype(DType::F64), Priority::Wrapped),
+            })
+            .collect();
+        let dtype = result_type(&ops, default_float());
+        let as_tensor = |v: &Value| -> Result<Tensor> {
+            match v {
+                Value::Tensor(t) => t.to_dtype(dtype),
+                Value::Scalar(s) => Ok(Tensor::scalar(*s, dtype)),
+            }
+        };
+        let (x, y) = (as_tensor(a)?, as_tensor(b)?);
+        cond.check_same_device(&x)?;
+        cond.check_same_device(&y)?;
+        let shape = broadcast_shapes(&[cond.shape(), x.shape(), y.shape()])?;
+        let out = Tensor::empty(&shape, dtype, cond.device())?;
+        cond.storage().select_where(
+            &cond.layout().broadcast_to(&shape)?,
+            x.storage(),
+            &x.layout().broadcast_to(&shape)?,
+            y.storage(),
+            &y.layout().broadcast_to(&shape)?,
+            out.storage(),
+            out.layout(),
+            dtype.size(),
+        )?;
+        Ok(out)
+    }
+
+    /// In-place masked_fill_: self[mask] = value (mask broadcast to self).
+    pub fn masked_fill_(&self, mask: &Tensor, value: Scalar) -> Result<()> {
+        if mask.dtype() != DType::Bool {
+            return Err(Error::runtime(format!(
+                "masked_fill_ only supports boolean masks, but got mask with dtype {}",
+                mask.dtype().torch_kernel_name()
+            )));
+        }
+        let ml = mask.layout().broadcast_to(self.shape()).map_err(|_| {
+            Error::runtime(format!(
+                "The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
+                self.shape().last().copied().unwrap_or(1),
+                mask.shape().last().copied().unwrap_or(1),
+                self.ndim().saturating_sub(1)
+            ))
+        })?;
+        self.check_writable()?;
+        let v = Tensor::scalar(value, self.dtype());
+        let vl = v.layout().broadcast_to(self.shape())?;
+        mask.storage().select_where(&ml, v.storage(), &vl, self.storage(), self.layout(), self.storage(), self.layout(), self.dtype().size())?;
+        self.bump_version();
+        Ok(())
+    }
+
+    /// torch.cat(tensors, dim) with dtype promotion; legacy 1-D empty tensors are skipped.
+    pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        if tensors.is_empty() {
+            return Err(Error::runtime("torch.cat(): expected a non-empty list of Tensors"));
+        }
+        let parts: Vec<&Tensor> = tensors.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
+        let dtype = tensors.iter().skip(1).fold(tensors[0].dtype(), |acc, t| DType::promote(acc, t.dtype()));
+        let Some(first) = parts.first() else {
+            return Tensor::empty(&[0], dtype, tensors[0].device());
+        };
+        if let Some((i, _)) = parts.iter().enumerate().find(|(_, t)| t.ndim() == 0) {
+            return Err(Error::runtime(format!(
+                "zero-dimensional tensor (at position {i}) cannot be concatenated"
+            )));
+        }
+        let nd = first.ndim();
+        let d = wrap_dim(dim, nd)?;
+        let mut total = 0usize;
+        for (i, t) in parts.iter().enumerate() {
+            first.check_same_device(t)?;
+            if t.ndim() != nd {
+                return Err(Error::runtime(format!(
+                    "Tensors must have same number of dimensions: got {} and {}",
+                    nd,
+                    t.ndim()
+                )));
+            }
+            for k in 0..nd {
+                if k != d && t.shape()[k] != first.shape()[k] {
+                    return Err(Error::runtime(format!(
+                        "Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list.",
+                        first.shape()[k],
+                        t.shape()[k]
+                    )));
+                }
+            }
+            total += t.shape()[d];
+        }
+        let mut shape = first.shape().to_vec();
+        shape[d] = total;
+        let out = Tensor::empty(&shape, dtype, first.device())?;
+        let mut start = 0i64;
+        for t in parts {
+            let n = t.shape()[d] as i64;
+            if n > 0 {
+                out.narrow(d as isize, start, n)?.copy_(t)?;
+            }
+            start += n;
+        }
+        Ok(out)
+    }
+
+    /// torch.stack(tensors, dim): all shapes equal, new dim inserted.
+    pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        if tensors.is_empty() {
+            return Err(Error::runtime("stack expects a non-empty TensorList"));
+        }
+        let first = tensors[0].shape();
+        for (i, t) in tensors.iter().enumerate() {
+            if t.shape() != first {
+                return Err(Error::runtime(format!(
+                    "stack expects each tensor to be equal size, but got {} at entry 0 and {} at entry {i}",
+                    fmt_shape(first),
+                    fmt_shape(t.shape())
+                )));
+            }
+        }
+        let d = crate::shape::wrap_insert_dim(dim, first.len())? as isize;
+        let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<_>>()?;
+        Tensor::cat(&parts, d)
+    }
+
+    /// torch.nonzero: an int64 tensor of shape [n, ndim].
+    pub fn nonzero(&self) -> Result<Tensor> {
+        let mask = self.to_dtype(DType::Bool)?;
+        let mask = if mask.ndim() == 0 { mask.reshape(&[1])? } else { mask };
+        let coords = nonzero_coords(&mask)?;
+        let n = coords.first().map(|c| c.len()).unwrap_or(0);
+        let nd = if self.ndim() == 0 { 0 } else { self.ndim() };
+        let mut flat = Vec::with_capacity(n * nd);
+        for i in 0..n {
+            for c in coords.iter().take(nd) {
+                flat.push(c[i]);
+            }
+        }
+        Tensor::from_vec(flat, &[n, nd])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gather_scatter_roundtrip() {
+        let src = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+        let idx = Tensor::from_vec(vec![0i64, 0, 1, 0], &[2, 2]).unwrap();
+        let g = src.gather(1, &idx).unwrap();
+        assert_eq!(g.to_vec::<f32>().unwrap(), vec![1.0, 1.0, 4.0, 3.0]);
+        let z = Tensor::zeros(&[2, 2], DType::F32, crate::device::Device::Cpu).unwrap();
+        z.scatter_(1, &idx, &Value::Tensor(src.clone()), ScatterReduce::Sum).unwrap();
+        assert_eq!(z.to_vec::<f32>().unwrap(), vec![3.0, 0.0, 4.0, 3.0]);
+        assert!(src.gather(1, &Tensor::from_vec(vec![2i64], &[1, 1]).unwrap()).is_err());
+    }
+
+    #[test]
+    fn cat_checks_and_promotes() {
+        let a = Tensor::from_vec(vec![1i32, 2], &[1, 2]).unwrap();
+        let b = Tensor::from_vec(vec![0.5f32, 1.5, 2.5, 3.5], &[2, 2]).unwrap();
+        let c = Tensor::cat(&[a.clone(), b], 0).unwrap();
+        assert_eq!(c.dtype(), DType::F32);
+        assert_eq!(c.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 0.5, 1.5, 2.5, 3.5]);
+        let e = Tensor::cat(&[a.clone(), Tensor::from_vec(vec![1i32, 2, 3], &[1, 3]).unwrap()], 0).unwrap_err();
+        assert_eq!(e.to_string(), "Sizes of tensors must match except in dimension 0. Expected size 2 but got size 3 for tensor number 1 in the list.");
+    }
+}

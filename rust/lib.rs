@@ -18,6 +18,7 @@ pub mod indexing;
 pub mod layout;
 pub mod matmul;
 pub mod op;
+pub mod reduce;
 pub mod shape;
 pub mod storage;
 pub mod tensor;

@@ -155,3 +155,60 @@ pub enum CmpOp {
     LogicalOr,
     LogicalXor,
 }
+
+/// Reductions over a set of dims (rust/cpu/reduce.rs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ReduceOp {
+    Sum,
+    NanSum,
+    Prod,
+    Mean,
+    NanMean,
+    /// amax / amin: values only, NaN propagates.
+    Max,
+    Min,
+    /// Position of the first max / min (or first NaN); with two outputs also the value.
+    ArgMax,
+    ArgMin,
+    All,
+    Any,
+    CountNonzero,
+    LogSumExp,
+    /// Vector p-norm, p in [-inf, inf].
+    Norm(f64),
+    /// Variance (or standard deviation) with `correction` subtracted from the count.
+    Var { correction: f64, std: bool },
+}
+
+/// Cumulative ops along one dim (rust/cpu/scan.rs). Max/Min also give indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScanOp {
+    Sum,
+    Prod,
+    Max,
+    Min,
+}
+
+/// Order-based ops on the rows along one dim (rust/cpu/sort.rs); each gives values and
+/// int64 indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SelectOp {
+    Sort { descending: bool, stable: bool },
+    TopK { k: usize, largest: bool, sorted: bool },
+    /// The k-th smallest, 0-based.
+    Kth { k: usize },
+    /// The lower median; NaN if the row has one, unless `skip_nan`.
+    Median { skip_nan: bool },
+    Mode,
+}
+
+impl SelectOp {
+    /// Outputs per row of length n.
+    pub fn out_len(self, n: usize) -> usize {
+        match self {
+            SelectOp::Sort { .. } => n,
+            SelectOp::TopK { k, .. } => k,
+            _ => 1,
+        }
+    }
+}

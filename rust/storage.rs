@@ -165,6 +165,101 @@ impl Storage {
             }
         }
     }
+    // ----- reductions, scans, softmax, order-based ops (cpu/reduce.rs, scan.rs, softmax.rs,
+    // sort.rs, histogram.rs). Outputs are fresh contiguous storages given with their dtypes.
+
+    fn cpu_outs<'a>(outs: &[(&'a Storage, DType)]) -> Vec<crate::cpu::reduce::Out<'a>> {
+        outs.iter().map(|&(s, dtype)| match s {
+            Storage::Cpu(buf) => crate::cpu::reduce::Out { buf, dtype },
+        }).collect()
+    }
+
+    /// Reduces self[l] over the flagged dims into `outs` (see cpu::reduce::reduce).
+    pub fn reduce(&self, op: crate::op::ReduceOp, l: &Layout, dtype: DType, reduced: &[bool], outs: &[(&Storage, DType)]) -> Result<()> {
+        match self {
+            Storage::Cpu(b) => crate::cpu::reduce::reduce(op, View::new(b, l), dtype, reduced, &Self::cpu_outs(outs)),
+        }
+    }
+
+    /// Cumulative op along `dim` of contiguous self[l].
+    pub fn scan(&self, op: crate::op::ScanOp, l: &Layout, dtype: DType, dim: usize, outs: &[(&Storage, DType)]) -> Result<()> {
+        match self {
+            Storage::Cpu(b) => crate::cpu::scan::scan(op, View::new(b, l), dtype, dim, &Self::cpu_outs(outs)),
+        }
+    }
+
+    pub fn softmax(&self, l: &Layout, dtype: DType, dim: usize, log: bool, dst: &Storage, dl: &Layout) -> Result<()> {
+        match (self, dst) {
+            (Storage::Cpu(s), Storage::Cpu(d)) => crate::cpu::softmax::softmax(View::new(s, l), dtype, dim, log, View::new(d, dl)),
+        }
+    }
+
+    /// Order-based op on the rows along the last dim of contiguous self[l].
+    pub fn select(&self, op: crate::op::SelectOp, l: &Layout, dtype: DType, values: &Storage, indices: &Storage) -> Result<()> {
+        let outs = Self::cpu_outs(&[(values, dtype), (indices, DType::I64)]);
+        match self {
+            Storage::Cpu(b) => crate::cpu::sort::select(op, View::new(b, l), dtype, outs[0], outs[1]),
+        }
+    }
+
+    /// Groups of equal rows of contiguous self[l] seen as (rows, width).
+    pub fn unique_rows(&self, l: &Layout, dtype: DType, rows: usize, width: usize, consecutive: bool) -> Result<crate::cpu::sort::Groups> {
+        match self {
+            Storage::Cpu(b) => crate::cpu::sort::unique_rows(View::new(b, l), dtype, rows, width, consecutive),
+        }
+    }
+
+    /// Binary search of `values` in the sorted rows of self (both contiguous, of `dtype`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn searchsorted(
+        &self,
+        l: &Layout,
+        values: &Storage,
+        vl: &Layout,
+        dtype: DType,
+        right: bool,
+        sorter: Option<(&Storage, &Layout)>,
+        out: &Storage,
+        out_dtype: DType,
+    ) -> Result<()> {
+        let o = Self::cpu_outs(&[(out, out_dtype)])[0];
+        match (self, values) {
+            (Storage::Cpu(b), Storage::Cpu(v)) => {
+                let s = sorter.map(|(s, sl)| match s {
+                    Storage::Cpu(sb) => View::new(sb, sl),
+                });
+                crate::cpu::sort::searchsorted(View::new(b, l), View::new(v, vl), dtype, right, s, o)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn bincount(
+        &self,
+        l: &Layout,
+        dtype: DType,
+        weights: Option<(&Storage, &Layout, DType)>,
+        nbins: usize,
+        out: &Storage,
+        out_dtype: DType,
+    ) -> Result<()> {
+        let o = Self::cpu_outs(&[(out, out_dtype)])[0];
+        match self {
+            Storage::Cpu(b) => {
+                let w = weights.map(|(s, wl, wd)| match s {
+                    Storage::Cpu(wb) => (View::new(wb, wl), wd),
+                });
+                crate::cpu::histogram::bincount(View::new(b, l), dtype, w, nbins, o)
+            }
+        }
+    }
+
+    pub fn histc(&self, l: &Layout, dtype: DType, bins: usize, lo: f64, hi: f64, out: &Storage) -> Result<()> {
+        let o = Self::cpu_outs(&[(out, dtype)])[0];
+        match self {
+            Storage::Cpu(b) => crate::cpu::histogram::histc(View::new(b, l), dtype, bins, lo, hi, o),
+        }
+    }
 }
 
 /// Storage shared by a tensor and its views, with the version counter that in-place writes

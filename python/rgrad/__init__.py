@@ -71,6 +71,8 @@ from ._creation import (  # noqa: F401
 from . import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
 from ._functions import *  # noqa: F401,F403
 from ._functions import __all__ as _fn_all
+from ._reduce import *  # noqa: F401,F403
+from ._reduce import __all__ as _reduce_all, return_types  # noqa: F401
 from ._indexing_ops import *  # noqa: F401,F403
 from ._indexing_ops import __all__ as _idx_all
 from ._matmul import *  # noqa: F401,F403
@@ -98,4 +100,4 @@ __all__ = [
     "arange", "linspace", "logspace", "empty_like", "zeros_like", "ones_like", "full_like",
     "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like", "normal",
     "bernoulli", "default_generator", "is_tensor", "numel", "from_dlpack", "scalar_tensor",
-] + list(_fn_all) + list(_idx_all) + list(_mm_all)
+] + list(_fn_all) + list(_reduce_all) + list(_idx_all) + list(_mm_all)

@@ -9,6 +9,12 @@ pub mod matmul;
 pub mod random;
 pub mod strided;
 pub mod vmath;
+// Reductions, scans, softmax and order-based ops.
+pub mod histogram;
+pub mod reduce;
+pub mod scan;
+pub mod softmax;
+pub mod sort;
 
 pub use buffer::CpuBuffer;
 pub use elementwise::View;

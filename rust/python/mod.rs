@@ -4,6 +4,7 @@ mod convert;
 mod error;
 mod gather;
 mod matmul;
+mod reduce;
 mod tensor;
 
 use crate::cpu::random::{randperm as cpu_randperm, Distribution};
@@ -344,6 +345,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(promote_types, m)?)?;
     m.add_function(wrap_pyfunction!(can_cast, m)?)?;
     m.add_function(wrap_pyfunction!(result_type_of, m)?)?;
+    reduce::register(m)?;
     gather::register(m)?;
     matmul::register(m)?;
     Ok(())

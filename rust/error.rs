@@ -43,6 +43,10 @@ pub enum Error {
 
     #[error("result type {from} can't be cast to the desired output type {to}")]
     CannotCast { from: &'static str, to: &'static str },
+
+    /// An error raised outside the core (a Python hook or custom backward) on its way back.
+    #[error("{msg}")]
+    External { msg: String, payload: std::sync::Arc<dyn std::any::Any + Send + Sync> },
 }
 
 impl Error {
@@ -52,7 +56,8 @@ impl Error {
             | Error::InvalidShape { .. }
             | Error::NotViewable
             | Error::DTypeNotSupported { .. }
-            | Error::CannotCast { .. } => ErrorKind::Runtime,
+            | Error::CannotCast { .. }
+            | Error::External { .. } => ErrorKind::Runtime,
             Error::DimOutOfRange { .. } | Error::IndexOutOfBounds { .. } => ErrorKind::Index,
             Error::Op { kind, .. } | Error::Msg { kind, .. } => *kind,
         }

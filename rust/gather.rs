@@ -8,6 +8,8 @@ use crate::error::{Error, Result};
 use crate::indexing::nonzero_coords;
 use crate::layout::Layout;
 use crate::shape::{broadcast_shapes, fmt_shape, wrap_dim};
+use crate::backprop::GradOp;
+use crate::graph::{self, Save};
 use crate::tensor::{Rhs, Tensor};
 
 /// A value operand that may be a tensor or a Python number (`where(c, x, 0.0)`).
@@ -69,6 +71,11 @@ impl Tensor {
 
     /// torch.gather(self, dim, index).
     pub fn gather(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
+        let shape = smallvec::SmallVec::from_slice(self.shape());
+        graph::recorded(&[self], &[Save::Extra(index)], || GradOp::Gather(dim, shape), || self.gather_raw(dim, index))
+    }
+
+    fn gather_raw(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
         let d = wrap_dim(dim, self.ndim())?;
         self.check_index_for("gather", d, index, None)?;
         let src = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
@@ -85,6 +92,33 @@ impl Tensor {
     /// In-place scatter along `dim`: self[index] (op)= src, with torch's checks done before any
     /// write.
     pub fn scatter_(&self, dim: isize, index: &Tensor, src: &Value, reduce: ScatterReduce) -> Result<()> {
+        let others: Vec<&Tensor> = match src {
+            Value::Tensor(t) => vec![t],
+            Value::Scalar(_) => vec![],
+        };
+        let mut all = vec![self];
+        all.extend_from_slice(&others);
+        if graph::needs_grad(&all) {
+            graph::check_inplace(self, false)?;
+            let op = match reduce {
+                ScatterReduce::Replace => GradOp::Scatter(dim),
+                ScatterReduce::Sum => GradOp::ScatterAdd(dim),
+                _ => return Err(Error::runtime(format!("the derivative for 'scatter_reduce' with reduce={reduce:?} is not implemented in rgrad"))),
+            };
+            let src = match src {
+                Value::Tensor(t) => Value::Tensor(t.detach()),
+                Value::Scalar(s) => Value::Scalar(*s),
+            };
+            return self.rebase(&others, op, &[Save::Extra(index)], |old| {
+                let r = old.detach().deep_clone()?;
+                r.scatter_raw_(dim, index, &src, reduce)?;
+                Ok(r)
+            });
+        }
+        self.scatter_raw_(dim, index, src, reduce)
+    }
+
+    fn scatter_raw_(&self, dim: isize, index: &Tensor, src: &Value, reduce: ScatterReduce) -> Result<()> {
         let d = wrap_dim(dim, self.ndim())?;
         let src_t = match src {
             Value::Tensor(t) => {
@@ -123,6 +157,17 @@ impl Tensor {
 
     /// torch.where(cond, a, b) with broadcasting and promotion of tensor/number operands.
     pub fn where_(cond: &Tensor, a: &Value, b: &Value) -> Result<Tensor> {
+        let mut inputs: Vec<&Tensor> = Vec::new();
+        for v in [a, b] {
+            if let Value::Tensor(t) = v {
+                inputs.push(t);
+            }
+        }
+        let (ha, hb) = (matches!(a, Value::Tensor(_)), matches!(b, Value::Tensor(_)));
+        graph::recorded(&inputs, &[Save::Extra(cond)], || GradOp::Where(ha, hb), || Self::where_raw(cond, a, b))
+    }
+
+    fn where_raw(cond: &Tensor, a: &Value, b: &Value) -> Result<Tensor> {
         if cond.dtype() != DType::Bool {
             return Err(Error::runtime(format!(
                 "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
@@ -164,6 +209,20 @@ impl Tensor {
 
     /// In-place masked_fill_: self[mask] = value (mask broadcast to self).
     pub fn masked_fill_(&self, mask: &Tensor, value: Scalar) -> Result<()> {
+        if graph::needs_grad(&[self]) {
+            graph::check_inplace(self, false)?;
+            if mask.dtype() == DType::Bool {
+                return self.rebase(&[], GradOp::MaskedFill, &[Save::Extra(mask)], |old| {
+                    let r = old.detach().deep_clone()?;
+                    r.masked_fill_raw_(mask, value)?;
+                    Ok(r)
+                });
+            }
+        }
+        self.masked_fill_raw_(mask, value)
+    }
+
+    fn masked_fill_raw_(&self, mask: &Tensor, value: Scalar) -> Result<()> {
         if mask.dtype() != DType::Bool {
             return Err(Error::runtime(format!(
                 "masked_fill_ only supports boolean masks, but got mask with dtype {}",
@@ -188,6 +247,24 @@ impl Tensor {
 
     /// torch.cat(tensors, dim) with dtype promotion; legacy 1-D empty tensors are skipped.
     pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+        let inputs: Vec<&Tensor> = tensors.iter().collect();
+        if graph::needs_grad(&inputs) {
+            let out = {
+                let _off = graph::GradModeGuard::new(false);
+                Self::cat_raw(tensors, dim)?
+            };
+            if out.dtype().is_float() {
+                let nd = out.ndim();
+                let d = wrap_dim(dim, nd.max(1))?;
+                let sizes = tensors.iter().map(|t| if t.ndim() == nd { t.shape()[d] } else { 0 }).collect();
+                graph::record(&[&out], &inputs, GradOp::Cat(d as isize, sizes), &[]);
+            }
+            return Ok(out);
+        }
+        Self::cat_raw(tensors, dim)
+    }
+
+    fn cat_raw(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
         if tensors.is_empty() {
             return Err(Error::runtime("torch.cat(): expected a non-empty list of Tensors"));
         }
@@ -254,8 +331,11 @@ impl Tensor {
             }
         }
         let d = crate::shape::wrap_insert_dim(dim, first.len())? as isize;
-        let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<_>>()?;
-        Tensor::cat(&parts, d)
+        let inputs: Vec<&Tensor> = tensors.iter().collect();
+        graph::recorded(&inputs, &[], || GradOp::Stack(d), || {
+            let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<_>>()?;
+            Tensor::cat(&parts, d)
+        })
     }
 
     /// torch.nonzero: an int64 tensor of shape [n, ndim].

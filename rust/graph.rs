@@ -58,6 +58,7 @@ pub trait CustomBackward: Send + Sync {
     fn backward(&self, grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>>;
     /// Drops whatever the op saved for backward.
     fn release(&self) {}
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 // ----- metadata on tensors --------------------------------------------------------------------
@@ -73,6 +74,15 @@ pub struct AutogradMeta {
     pub accumulator: Weak<Node>,
     /// Set on views of a leaf that requires grad, so in-place writes through them are refused.
     pub is_view_of_leaf: bool,
+    /// For a view: its base and its layout over the (contiguous) base's elements, so in-place
+    /// writes through the view update the base's history (torch's CopySlices).
+    pub view_base: Option<(Tensor, crate::layout::Layout)>,
+    /// A leaf's hooks, run before its gradient is accumulated.
+    pub hooks: Vec<(u64, Hook)>,
+}
+
+pub fn next_hook_id() -> u64 {
+    HOOK_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 // ----- nodes ----------------------------------------------------------------------------------
@@ -274,6 +284,8 @@ pub fn record_named(outputs: &[&Tensor], inputs: &[&Tensor], op: GradOp, save: &
             is_output,
         })
         .collect();
+    // Edges first: a leaf's AccumulateGrad node created here must be older than this node.
+    let next: Vec<Option<Edge>> = inputs.iter().map(|t| gradient_edge(t)).collect();
     let node = Arc::new(Node {
         seq: SEQ.fetch_add(1, Ordering::Relaxed),
         name: match name {
@@ -281,7 +293,7 @@ pub fn record_named(outputs: &[&Tensor], inputs: &[&Tensor], op: GradOp, save: &
             None => Cow::Borrowed(op.name()),
         },
         kind: NodeKind::Op(op),
-        next: inputs.iter().map(|t| gradient_edge(t)).collect(),
+        next,
         in_meta: inputs.iter().map(|t| TensorMeta::of(t)).collect(),
         out_meta: outputs.iter().map(|t| TensorMeta::of(t)).collect(),
         saved: Mutex::new(Some(saved)),
@@ -437,7 +449,12 @@ pub fn run_backward(
         let op = match &node.kind {
             NodeKind::Accumulate(leaf) => {
                 if inputs.is_none() {
-                    if let Some(g) = grads[0].take() {
+                    if let Some(mut g) = grads[0].take() {
+                        for h in leaf.leaf_hooks() {
+                            if let Some(new) = h(&g)? {
+                                g = new;
+                            }
+                        }
                         accumulate_grad(leaf, g, create_graph)?;
                     }
                 }
@@ -474,4 +491,56 @@ pub fn run_backward(
         }
     }
     Ok(captured)
+}
+
+// ----- the recording wrapper ops use -----------------------------------------------------------
+
+/// A tensor a rule needs: an input by position, the output, or another tensor (an index).
+pub enum Save<'a> {
+    Input(usize),
+    Output,
+    Extra(&'a Tensor),
+}
+
+/// Runs `f` and, when an input requires grad, records `op` as the result's history. `f` runs
+/// with grad mode off so the ops inside it record nothing themselves.
+pub fn recorded(
+    inputs: &[&Tensor],
+    save: &[Save],
+    op: impl FnOnce() -> GradOp,
+    f: impl FnOnce() -> Result<Tensor>,
+) -> Result<Tensor> {
+    if !needs_grad(inputs) {
+        return f();
+    }
+    let out = {
+        let _off = GradModeGuard::new(false);
+        f()?
+    };
+    if !out.dtype().is_float() {
+        return Ok(out);
+    }
+    let to_save: Vec<ToSave> = save
+        .iter()
+        .map(|s| match s {
+            Save::Input(i) => (inputs[*i], false),
+            Save::Output => (&out, true),
+            Save::Extra(t) => (*t, false),
+        })
+        .collect();
+    record(&[&out], inputs, op(), &to_save);
+    Ok(out)
+}
+
+/// The checks torch makes before an in-place op under grad mode.
+pub fn check_inplace(t: &Tensor, is_view_of_leaf: bool) -> Result<()> {
+    if is_grad_enabled() && t.requires_grad() {
+        if t.is_leaf() && !is_view_of_leaf {
+            return Err(Error::runtime("a leaf Variable that requires grad is being used in an in-place operation."));
+        }
+        if is_view_of_leaf {
+            return Err(Error::runtime("a view of a leaf Variable that requires grad is being used in an in-place operation."));
+        }
+    }
+    Ok(())
 }

@@ -2,7 +2,9 @@
 //! integer and boolean tensors are advanced indices that gather into a new tensor (or scatter,
 //! for assignment). Every index is bounds-checked before anything is written.
 
+use crate::backprop::GradOp;
 use crate::device::Device;
+use crate::graph;
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
@@ -256,8 +258,41 @@ fn cpu_ptr(t: &Tensor) -> Result<*mut u8> {
     t.storage().as_cpu().map(|b| b.as_ptr()).ok_or_else(|| Error::runtime("advanced indexing needs a CPU tensor"))
 }
 
-/// `t[idx]`.
+fn has_advanced(idx: &[TensorIndex]) -> bool {
+    idx.iter().any(|i| matches!(i, TensorIndex::Tensor(_)))
+}
+
+/// `t[idx]`. Basic indices give views recorded by the view ops; advanced ones record Index.
 pub fn index(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
+    if has_advanced(idx) && graph::needs_grad(&[t]) {
+        let shape = smallvec::SmallVec::from_slice(t.shape());
+        return graph::recorded(&[t], &[], || GradOp::Index(shape, idx.to_vec()), || index_raw(t, idx));
+    }
+    if !has_advanced(idx) {
+        // A view: recorded like the other view ops, its layout found by the same resolution.
+        let all_ints = idx.iter().all(|i| matches!(i, TensorIndex::Int(_) | TensorIndex::None | TensorIndex::Ellipsis));
+        let name = if all_ints { "SelectBackward0" } else { "SliceBackward0" };
+        return t.view_op(crate::tensor::ViewKind::Strided(name), |l| Ok(resolve(&t.with_layout(l.clone()), idx)?.view.layout().clone()));
+    }
+    index_raw(t, idx)
+}
+
+/// `t[idx] = value` under autograd: (old t, value) -> new t.
+fn index_put_recorded(t: &Tensor, idx: &[TensorIndex], value: Option<&Tensor>, fill: Scalar) -> Result<()> {
+    graph::check_inplace(t, false)?;
+    let others: Vec<&Tensor> = value.into_iter().collect();
+    let v = value.map(|v| v.detach());
+    t.rebase(&others, GradOp::IndexPut(idx.to_vec(), has_advanced(idx)), &[], |old| {
+        let r = old.detach().deep_clone()?;
+        match &v {
+            Some(v) => index_put_raw(&r, idx, v)?,
+            None => index_fill_raw(&r, idx, fill)?,
+        }
+        Ok(r)
+    })
+}
+
+fn index_raw(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
     let r = resolve(t, idx)?;
     if r.advanced.is_empty() {
         return Ok(r.view);
@@ -289,6 +324,13 @@ pub fn index(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
 
 /// `t[idx] = value` for a tensor value (broadcast to the indexed shape, cast to t's dtype).
 pub fn index_put(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> {
+    if graph::needs_grad(&[t, value]) {
+        return index_put_recorded(t, idx, Some(value), Scalar::Int(0));
+    }
+    index_put_raw(t, idx, value)
+}
+
+fn index_put_raw(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> {
     let r = resolve(t, idx)?;
     if r.advanced.is_empty() {
         return r.view.copy_(value);
@@ -329,11 +371,18 @@ pub fn index_put(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> 
 
 /// `t[idx] = scalar`.
 pub fn index_fill(t: &Tensor, idx: &[TensorIndex], value: Scalar) -> Result<()> {
+    if graph::needs_grad(&[t]) {
+        return index_put_recorded(t, idx, None, value);
+    }
+    index_fill_raw(t, idx, value)
+}
+
+fn index_fill_raw(t: &Tensor, idx: &[TensorIndex], value: Scalar) -> Result<()> {
     let r = resolve(t, idx)?;
     if r.advanced.is_empty() {
         return r.view.fill_(value);
     }
-    index_put(t, idx, &Tensor::scalar(value, t.dtype()))
+    index_put_raw(t, idx, &Tensor::scalar(value, t.dtype()))
 }
 
 #[cfg(test)]

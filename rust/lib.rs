@@ -8,17 +8,20 @@
 //! assert_eq!(b.to_vec::<f32>().unwrap(), vec![2.0, 4.0, 6.0]);
 //! ```
 
+pub mod backprop;
 pub mod cpu;
 pub mod device;
 pub mod dtype;
 pub mod error;
 pub mod gather;
 pub mod generator;
+pub mod graph;
 pub mod indexing;
 pub mod layout;
 pub mod matmul;
 pub mod op;
 pub mod reduce;
+pub mod reduce_grad;
 pub mod shape;
 pub mod storage;
 pub mod tensor;

@@ -8,6 +8,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::layout::Layout;
 use crate::op::BinaryOp;
 use crate::shape::{broadcast_shape, fmt_shape, wrap_dim, Dims};
+use crate::backprop::GradOp;
+use crate::graph::{self, Save};
 use crate::tensor::{Rhs, Tensor};
 use smallvec::SmallVec;
 
@@ -103,6 +105,10 @@ impl Tensor {
 
     /// `mm(self, mat2)`.
     pub fn mm(&self, mat2: &Tensor) -> Result<Tensor> {
+        graph::recorded(&[self, mat2], &[Save::Input(0), Save::Input(1)], || GradOp::Mm, || self.mm_raw(mat2))
+    }
+
+    fn mm_raw(&self, mat2: &Tensor) -> Result<Tensor> {
         Self::check_mm_args("mm", self, mat2)?;
         if self.dtype() != mat2.dtype() {
             return Err(Error::runtime(format!(
@@ -117,6 +123,10 @@ impl Tensor {
 
     /// `addmm(self, mat1, mat2, beta, alpha)`: beta * self + alpha * mat1 @ mat2.
     pub fn addmm(&self, mat1: &Tensor, mat2: &Tensor, beta: Scalar, alpha: Scalar) -> Result<Tensor> {
+        if graph::needs_grad(&[self, mat1, mat2]) {
+            Self::check_mm_args("addmm", mat1, mat2)?;
+            return Self::scaled_sum(self, beta, &mat1.mm(mat2)?, alpha);
+        }
         Self::check_mm_args("addmm", mat1, mat2)?;
         let shape = [mat1.shape()[0], mat2.shape()[1]];
         self.broadcast_to(&shape)?;
@@ -168,6 +178,10 @@ impl Tensor {
 
     /// `bmm(self, mat2)` for 3-D operands of one batch size.
     pub fn bmm(&self, mat2: &Tensor) -> Result<Tensor> {
+        graph::recorded(&[self, mat2], &[Save::Input(0), Save::Input(1)], || GradOp::Bmm, || self.bmm_raw(mat2))
+    }
+
+    fn bmm_raw(&self, mat2: &Tensor) -> Result<Tensor> {
         Self::check_bmm_args(self, mat2)?;
         // torch dispatches on batch1's dtype before comparing the two.
         no_bool("bmm", self.dtype())?;
@@ -177,6 +191,9 @@ impl Tensor {
 
     /// `baddbmm(self, batch1, batch2, beta, alpha)`.
     pub fn baddbmm(&self, batch1: &Tensor, batch2: &Tensor, beta: Scalar, alpha: Scalar) -> Result<Tensor> {
+        if graph::needs_grad(&[self, batch1, batch2]) {
+            return Self::scaled_sum(self, beta, &batch1.bmm(batch2)?, alpha);
+        }
         Self::check_bmm_args(batch1, batch2)?;
         let shape = [batch1.shape()[0], batch1.shape()[1], batch2.shape()[2]];
         self.broadcast_to(&shape)?;
@@ -195,6 +212,10 @@ impl Tensor {
 
     /// `addbmm(self, batch1, batch2, beta, alpha)`: beta * self + alpha * sum_i batch1[i] @ batch2[i].
     pub fn addbmm(&self, batch1: &Tensor, batch2: &Tensor, beta: Scalar, alpha: Scalar) -> Result<Tensor> {
+        if graph::needs_grad(&[self, batch1, batch2]) {
+            let p = batch1.bmm(batch2)?.sum(Some(&[0]), false, None)?;
+            return Self::scaled_sum(self, beta, &p, alpha);
+        }
         if batch1.ndim() != 3 {
             return Err(Error::runtime("batch1 must be a 3D tensor"));
         }
@@ -271,6 +292,10 @@ impl Tensor {
 
     /// `dot(self, other)` (also `vdot`, identical for real dtypes): a 0-d result.
     pub fn dot(&self, other: &Tensor) -> Result<Tensor> {
+        graph::recorded(&[self, other], &[Save::Input(0), Save::Input(1)], || GradOp::Dot, || self.dot_raw(other))
+    }
+
+    fn dot_raw(&self, other: &Tensor) -> Result<Tensor> {
         Self::check_dot_args(self, other)?;
         let la = self.layout().unsqueeze(0)?;
         let lb = other.layout().unsqueeze(1)?;
@@ -313,6 +338,10 @@ impl Tensor {
 
     /// `mv(self, vec)`.
     pub fn mv(&self, vec: &Tensor) -> Result<Tensor> {
+        graph::recorded(&[self, vec], &[Save::Input(0), Save::Input(1)], || GradOp::Mv, || self.mv_raw(vec))
+    }
+
+    fn mv_raw(&self, vec: &Tensor) -> Result<Tensor> {
         // torch runs mv as addmv into a result shaped like the matrix rows and typed like vec.
         let rows = if self.ndim() == 2 { self.shape()[0] } else { 1 };
         Self::check_addmv_args(1, rows, self, vec)?;
@@ -324,6 +353,9 @@ impl Tensor {
 
     /// `addmv(self, mat, vec, beta, alpha)`.
     pub fn addmv(&self, mat: &Tensor, vec: &Tensor, beta: Scalar, alpha: Scalar) -> Result<Tensor> {
+        if graph::needs_grad(&[self, mat, vec]) {
+            return Self::scaled_sum(self, beta, &mat.mv(vec)?, alpha);
+        }
         Self::check_addmv_args(self.ndim(), self.numel(), mat, vec)?;
         Self::check_addmv_dtypes(self.dtype(), mat.dtype(), vec.dtype())?;
         let rows = mat.shape()[0];
@@ -349,6 +381,27 @@ impl Tensor {
     /// `matmul(self, other)` with torch's rules: dot, mv, mm, folding of a batched operand
     /// against a matrix or vector, and batch broadcasting otherwise.
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        let op = match (self.ndim(), other.ndim()) {
+            (1, 1) => GradOp::Dot,
+            (2, 1) => GradOp::Mv,
+            (2, 2) => GradOp::Mm,
+            _ => GradOp::Matmul,
+        };
+        graph::recorded(&[self, other], &[Save::Input(0), Save::Input(1)], || op, || self.matmul_raw(other))
+    }
+
+    /// `beta * input + alpha * product` from recording ops (the add*mm family under autograd);
+    /// beta = 0 ignores input, NaNs included, as torch.
+    fn scaled_sum(input: &Tensor, beta: Scalar, product: &Tensor, alpha: Scalar) -> Result<Tensor> {
+        let p = if alpha.to_f64() == 1.0 { product.clone() } else { product.binary(BinaryOp::Mul, &Rhs::Scalar(alpha))? };
+        if beta_is_zero(beta, product.dtype()) {
+            return Ok(p);
+        }
+        let i = if beta.to_f64() == 1.0 { input.clone() } else { input.binary(BinaryOp::Mul, &Rhs::Scalar(beta))? };
+        i.add(&p)
+    }
+
+    fn matmul_raw(&self, other: &Tensor) -> Result<Tensor> {
         let (d1, d2) = (self.ndim(), other.ndim());
         if d1 == 0 || d2 == 0 {
             return Err(Error::runtime(format!(
@@ -509,8 +562,7 @@ impl Tensor {
         let a2 = a.permute(&perm_a)?.reshape(&[m as i64, k as i64])?;
         let b2 = b.permute(&perm_b)?.reshape(&[k as i64, n as i64])?;
         no_bool("addmm_impl_cpu_", a2.dtype())?;
-        let r = Self::product(&a2, a2.layout(), &b2, b2.layout(), Scalar::Int(1), None)?;
-        r.view(&out_shape)
+        a2.mm(&b2)?.view(&out_shape)
     }
 
     /// `tensordot(self, other, dims=n)`: the last n dims of self against the first n of other.

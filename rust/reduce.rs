@@ -94,6 +94,9 @@ impl Tensor {
 
     /// sum, nansum or prod. Integer and bool inputs give int64; `dtype` casts the input first.
     pub fn sum_like(&self, op: ReduceOp, dims: Option<&[isize]>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            return self.sum_like_grad(op, dims, keepdim, dtype);
+        }
         let mask = reduce_mask(dims, self.ndim())?;
         let out = dtype.unwrap_or_else(|| sum_dtype(self.dtype()));
         let direct = out == self.dtype() || (out == DType::I64 && !self.dtype().is_float());
@@ -107,6 +110,9 @@ impl Tensor {
 
     /// mean and nanmean: floating inputs (or a floating `dtype`) only.
     pub fn mean(&self, dims: Option<&[isize]>, keepdim: bool, dtype: Option<DType>, skip_nan: bool) -> Result<Tensor> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            return self.mean_grad(dims, keepdim, dtype, skip_nan);
+        }
         let name = if skip_nan { "nanmean" } else { "mean" };
         match dtype {
             Some(d) if !d.is_float() => {
@@ -136,6 +142,9 @@ impl Tensor {
     /// var / std (and with the mean: var_mean, std_mean) with `correction` subtracted from the
     /// element count; returns [var-or-std] or [var-or-std, mean].
     pub fn var_std(&self, dims: Option<&[isize]>, correction: f64, keepdim: bool, std: bool, with_mean: bool) -> Result<Vec<Tensor>> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            return self.var_std_grad(dims, correction, keepdim, std, with_mean);
+        }
         if !self.dtype().is_float() {
             let what = match (with_mean, std) {
                 (true, true) => "std_mean only support",
@@ -158,6 +167,9 @@ impl Tensor {
 
     /// amax / amin (and max() / min() without a dim).
     pub fn amax(&self, dims: Option<&[isize]>, keepdim: bool, max: bool, name: &str) -> Result<Tensor> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            return self.amax_grad(dims, keepdim, max, name);
+        }
         let mask = reduce_mask(dims, self.ndim())?;
         self.check_nonempty_dims(name, &mask, dims.is_none_or(|d| d.is_empty()), "():")?;
         self.reduce1(if max { ReduceOp::Max } else { ReduceOp::Min }, &mask, keepdim, self.dtype())
@@ -165,6 +177,13 @@ impl Tensor {
 
     /// max(dim) / min(dim): (values, indices of the first extreme).
     pub fn max_dim(&self, dim: isize, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            let out = {
+                let _off = crate::graph::GradModeGuard::new(false);
+                self.max_dim(dim, keepdim, max)?
+            };
+            return self.record_indexed(out, dim, keepdim, "MaxBackward0");
+        }
         let mask = reduce_mask(Some(&[dim]), self.ndim())?;
         self.check_nonempty_dims(if max { "max" } else { "min" }, &mask, false, "():")?;
         let op = if max { ReduceOp::ArgMax } else { ReduceOp::ArgMin };
@@ -218,6 +237,9 @@ impl Tensor {
 
     /// log(sum(exp(x))) computed without overflow; integer inputs give the default float.
     pub fn logsumexp(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            return self.logsumexp_grad(dims, keepdim);
+        }
         let mask = reduce_mask(Some(dims), self.ndim())?;
         let src = if self.dtype().is_float() { self.clone() } else { self.to_dtype(default_float())? };
         src.reduce1(ReduceOp::LogSumExp, &mask, keepdim, src.dtype())
@@ -225,6 +247,9 @@ impl Tensor {
 
     /// The vector p-norm over `dims` (all when None), as linalg.vector_norm.
     pub fn vector_norm(&self, p: f64, dims: Option<&[isize]>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            return self.vector_norm_grad(p, dims, keepdim, dtype);
+        }
         if !self.dtype().is_float() {
             return Err(not_implemented(format!(
                 "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
@@ -262,6 +287,9 @@ impl Tensor {
 
     /// cumsum / cumprod along `dim`: integer and bool inputs give int64; `dtype` casts first.
     pub fn cumulative(&self, op: ScanOp, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() && matches!(op, ScanOp::Sum | ScanOp::Prod) {
+            return self.cumulative_grad(op, dim, dtype);
+        }
         let d = wrap_dim(dim, self.ndim())?;
         let out = dtype.unwrap_or_else(|| sum_dtype(self.dtype()));
         let direct = out == self.dtype() || (out == DType::I64 && !self.dtype().is_float());
@@ -273,6 +301,13 @@ impl Tensor {
 
     /// cummax / cummin along `dim`: (values, indices).
     pub fn cum_extreme(&self, dim: isize, max: bool) -> Result<(Tensor, Tensor)> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            let out = {
+                let _off = crate::graph::GradModeGuard::new(false);
+                self.cum_extreme(dim, max)?
+            };
+            return self.record_indexed(out, dim, true, "CummaxBackward0");
+        }
         let d = wrap_dim(dim, self.ndim())?;
         let src = self.contiguous()?;
         let v = Tensor::empty(self.shape(), self.dtype(), self.device())?;
@@ -284,6 +319,9 @@ impl Tensor {
 
     /// softmax / log_softmax along `dim`; `dtype` casts the input first.
     pub fn softmax(&self, dim: isize, dtype: Option<DType>, log: bool) -> Result<Tensor> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            return self.softmax_grad(dim, dtype, log);
+        }
         let d = wrap_dim(dim, self.ndim())?;
         let src = match dtype {
             Some(dt) => self.to_dtype(dt)?.contiguous()?,
@@ -330,11 +368,25 @@ impl Tensor {
     }
 
     pub fn sort(&self, dim: isize, descending: bool, stable: bool) -> Result<(Tensor, Tensor)> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            let out = {
+                let _off = crate::graph::GradModeGuard::new(false);
+                self.sort(dim, descending, stable)?
+            };
+            return self.record_indexed(out, dim, true, "SortBackward0");
+        }
         let d = wrap_dim(dim, self.ndim())?;
         self.select_along(SelectOp::Sort { descending, stable }, d, false, false)
     }
 
     pub fn topk(&self, k: i64, dim: isize, largest: bool, sorted: bool) -> Result<(Tensor, Tensor)> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            let out = {
+                let _off = crate::graph::GradModeGuard::new(false);
+                self.topk(k, dim, largest, sorted)?
+            };
+            return self.record_indexed(out, dim, true, "TopkBackward0");
+        }
         let d = wrap_dim(dim, self.ndim())?;
         if self.dtype() == DType::Bool {
             return Err(not_implemented("topk does not support bool dtypes on CPU"));
@@ -347,6 +399,13 @@ impl Tensor {
     }
 
     pub fn kthvalue(&self, k: i64, dim: isize, keepdim: bool) -> Result<(Tensor, Tensor)> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            let out = {
+                let _off = crate::graph::GradModeGuard::new(false);
+                self.kthvalue(k, dim, keepdim)?
+            };
+            return self.record_indexed(out, dim, keepdim, "KthvalueBackward0");
+        }
         let d = wrap_dim(dim, self.ndim())?;
         if self.dtype() == DType::Bool {
             return Err(not_implemented("\"kthvalue_cpu\" not implemented for 'Bool'"));
@@ -364,6 +423,13 @@ impl Tensor {
     /// median / nanmedian over `dim`: (values, indices). Rows with a NaN give NaN unless
     /// `skip_nan`.
     pub fn median_dim(&self, dim: isize, keepdim: bool, skip_nan: bool) -> Result<(Tensor, Tensor)> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            let out = {
+                let _off = crate::graph::GradModeGuard::new(false);
+                self.median_dim(dim, keepdim, skip_nan)?
+            };
+            return self.record_indexed(out, dim, keepdim, "MedianBackward1");
+        }
         let name = if skip_nan { "nanmedian" } else { "median" };
         let d = wrap_dim(dim, self.ndim())?;
         if self.dtype() == DType::Bool {
@@ -377,6 +443,14 @@ impl Tensor {
 
     /// median / nanmedian of all elements: a 0-d tensor (NaN for an empty float tensor).
     pub fn median_all(&self, skip_nan: bool) -> Result<Tensor> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            let out = {
+                let _off = crate::graph::GradModeGuard::new(false);
+                self.median_all(skip_nan)?
+            };
+            crate::graph::record(&[&out], &[self], crate::backprop::GradOp::Extreme(None, false, "MedianBackward0"), &[(self, false), (&out, true)]);
+            return Ok(out);
+        }
         let name = if skip_nan { "nanmedian" } else { "median" };
         if self.dtype() == DType::Bool {
             return Err(not_implemented(format!("\"{name}_cpu\" not implemented for 'Bool'")));
@@ -389,6 +463,13 @@ impl Tensor {
     }
 
     pub fn mode(&self, dim: isize, keepdim: bool) -> Result<(Tensor, Tensor)> {
+        if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
+            let out = {
+                let _off = crate::graph::GradModeGuard::new(false);
+                self.mode(dim, keepdim)?
+            };
+            return self.record_indexed(out, dim, keepdim, "ModeBackward0");
+        }
         let d = wrap_dim(dim, self.ndim())?;
         if self.shape().get(d) == Some(&0) {
             return Err(Error::index(format!("mode(): Expected reduction dim {d} to have non-zero size.")));

@@ -9,18 +9,45 @@ use crate::op::{BinaryOp, CmpOp, UnaryOp};
 use crate::shape::{broadcast_shape, fmt_shape, numel, wrap_dim, Dims};
 use crate::storage::{Operand, Storage, StorageCell};
 use smallvec::SmallVec;
+use crate::backprop::GradOp;
+use crate::graph::{self, AutogradMeta, Node};
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 pub struct TensorImpl {
     storage: Arc<StorageCell>,
     layout: Layout,
     dtype: DType,
     requires_grad: AtomicBool,
+    /// Allocated on first use: most tensors never take part in autograd.
+    meta: Mutex<Option<Box<AutogradMeta>>>,
 }
 
 #[derive(Clone)]
 pub struct Tensor(Arc<TensorImpl>);
+
+/// A non-owning handle (retain_grad keeps one so the graph does not keep the tensor alive).
+#[derive(Clone)]
+pub struct WeakTensor(Weak<TensorImpl>);
+impl WeakTensor {
+    pub fn upgrade(&self) -> Option<Tensor> {
+        self.0.upgrade().map(Tensor)
+    }
+    pub fn is(&self, t: &Tensor) -> bool {
+        std::ptr::eq(self.0.as_ptr(), Arc::as_ptr(&t.0))
+    }
+}
+
+/// How a view relates to its input, for its backward rule.
+pub(crate) enum ViewKind {
+    /// Only the shape changes (view, reshape, squeeze, unsqueeze).
+    Reshape(&'static str),
+    Permute(Vec<usize>, &'static str),
+    Expand,
+    /// Any other strided view.
+    Strided(&'static str),
+}
 
 /// The right-hand side of a binary op.
 #[derive(Clone)]
@@ -39,7 +66,7 @@ impl Tensor {
     // ----- construction -------------------------------------------------------------------
 
     pub fn from_parts(storage: Arc<StorageCell>, layout: Layout, dtype: DType) -> Tensor {
-        Tensor(Arc::new(TensorImpl { storage, layout, dtype, requires_grad: AtomicBool::new(false) }))
+        Tensor(Arc::new(TensorImpl { storage, layout, dtype, requires_grad: AtomicBool::new(false), meta: Mutex::new(None) }))
     }
 
     pub fn from_storage(storage: Storage, layout: Layout, dtype: DType) -> Tensor {
@@ -146,8 +173,176 @@ impl Tensor {
         if on && !self.dtype().is_float() {
             return Err(Error::runtime("only Tensors of floating point and complex dtype can require gradients"));
         }
+        if !on && !self.is_leaf() {
+            return Err(Error::runtime("you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."));
+        }
         self.0.requires_grad.store(on, Ordering::Relaxed);
         Ok(())
+    }
+
+    // ----- autograd metadata --------------------------------------------------------------
+
+    fn with_meta<R>(&self, f: impl FnOnce(&mut AutogradMeta) -> R) -> R {
+        let mut guard = self.0.meta.lock();
+        f(guard.get_or_insert_with(Default::default))
+    }
+    fn read_meta<R>(&self, f: impl FnOnce(&AutogradMeta) -> R, default: R) -> R {
+        match self.0.meta.lock().as_deref() {
+            Some(m) => f(m),
+            None => default,
+        }
+    }
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.read_meta(|m| m.grad_fn.clone(), None)
+    }
+    pub fn output_nr(&self) -> usize {
+        self.read_meta(|m| m.output_nr, 0)
+    }
+    pub fn is_leaf(&self) -> bool {
+        self.read_meta(|m| m.grad_fn.is_none(), true)
+    }
+    /// Makes `node` the history of this tensor (an op's output, or an in-place rebase).
+    pub fn set_grad_fn(&self, node: Option<Arc<Node>>, output_nr: usize) {
+        let on = node.is_some();
+        self.with_meta(|m| {
+            m.grad_fn = node;
+            m.output_nr = output_nr;
+        });
+        if on {
+            self.0.requires_grad.store(true, Ordering::Relaxed);
+        }
+    }
+    pub fn grad(&self) -> Option<Tensor> {
+        self.read_meta(|m| m.grad.clone(), None)
+    }
+    pub fn set_grad(&self, g: Option<Tensor>) {
+        self.with_meta(|m| m.grad = g);
+    }
+    pub fn retains_grad(&self) -> bool {
+        self.read_meta(|m| m.retains_grad, false)
+    }
+    /// `retain_grad()`: a non-leaf keeps its gradient in `.grad` after backward.
+    pub fn retain_grad(&self) -> Result<()> {
+        if !self.requires_grad() {
+            return Err(Error::runtime("can't retain_grad on Tensor that has requires_grad=False"));
+        }
+        if let Some(f) = self.grad_fn() {
+            f.retain_output(self.output_nr(), self);
+            self.with_meta(|m| m.retains_grad = true);
+        }
+        Ok(())
+    }
+    /// The leaf's AccumulateGrad node, created on first use and shared while alive.
+    pub fn grad_accumulator(&self) -> Arc<Node> {
+        let mut guard = self.0.meta.lock();
+        let m = guard.get_or_insert_with(Default::default);
+        if let Some(n) = m.accumulator.upgrade() {
+            return n;
+        }
+        let n = graph::new_accumulator(self);
+        m.accumulator = Arc::downgrade(&n);
+        n
+    }
+    pub fn add_leaf_hook(&self, h: graph::Hook) -> u64 {
+        let id = graph::next_hook_id();
+        self.with_meta(|m| m.hooks.push((id, h)));
+        id
+    }
+    pub fn remove_leaf_hook(&self, id: u64) {
+        self.with_meta(|m| m.hooks.retain(|(i, _)| *i != id));
+    }
+    pub fn leaf_hooks(&self) -> Vec<graph::Hook> {
+        self.read_meta(|m| m.hooks.iter().map(|(_, h)| h.clone()).collect(), Vec::new())
+    }
+    pub fn downgrade(&self) -> WeakTensor {
+        WeakTensor(Arc::downgrade(&self.0))
+    }
+    /// Same data, no history (`detach()`).
+    pub fn detach(&self) -> Tensor {
+        Self::from_parts(self.0.storage.clone(), self.0.layout.clone(), self.0.dtype)
+    }
+    /// `detach_()`: drops this tensor's history in place.
+    pub fn detach_(&self) {
+        self.with_meta(|m| {
+            m.grad_fn = None;
+            m.output_nr = 0;
+        });
+        self.0.requires_grad.store(false, Ordering::Relaxed);
+    }
+    /// Same data with `node` as history (unpacking a saved output for double backward).
+    pub fn alias_with_grad_fn(&self, node: Arc<Node>, output_nr: usize) -> Tensor {
+        let t = self.detach();
+        t.set_grad_fn(Some(node), output_nr);
+        t
+    }
+    pub fn view_base(&self) -> Option<(Tensor, Layout)> {
+        self.read_meta(|m| m.view_base.clone(), None)
+    }
+    fn is_view_of_leaf(&self) -> bool {
+        self.read_meta(|m| m.is_view_of_leaf, false)
+    }
+    /// A contiguous tensor owning its storage alone (what AccumulateGrad stores as `.grad`).
+    pub fn contiguous_owned(&self) -> Result<Tensor> {
+        if self.is_contiguous() && Arc::strong_count(&self.0.storage) == 1 && self.offset() == 0
+            && self.numel() * self.dtype().size() == self.storage().nbytes()
+        {
+            return Ok(self.clone());
+        }
+        self.detach().copy_as(self.dtype())
+    }
+    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Add, &Rhs::Tensor(other.clone()))
+    }
+    /// `self += other` without autograd bookkeeping (gradient accumulation).
+    pub fn add_inplace_raw(&self, other: &Tensor) -> Result<()> {
+        let _g = graph::GradModeGuard::new(false);
+        self.binary_(BinaryOp::Add, &Rhs::Tensor(other.clone()))
+    }
+    /// Sums broadcast dims away so the result has `shape` (torch's sum_to_size).
+    pub fn sum_to_size(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let lead = self.ndim().checked_sub(shape.len()).ok_or_else(|| {
+            Error::runtime(format!("size {{{}}} is not expandable to size {{{}}}.", fmt_shape(shape), fmt_shape(self.shape())))
+        })?;
+        let mut dims: Vec<isize> = (0..lead as isize).collect();
+        for (i, &n) in shape.iter().enumerate() {
+            if n == 1 && self.shape()[lead + i] != 1 {
+                dims.push((lead + i) as isize);
+            }
+        }
+        let r = if dims.is_empty() { self.clone() } else { self.sum(Some(&dims), true, None)? };
+        let target: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        r.reshape(&target)
+    }
+    /// 0..n as int64 (positions for view and index backward rules).
+    pub fn arange_i64(n: usize) -> Result<Tensor> {
+        Tensor::from_vec((0..n as i64).collect::<Vec<i64>>(), &[n])
+    }
+    /// `self.scatter_add(dim, index, src)` out of place.
+    pub fn scatter_add(&self, dim: isize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        graph::recorded(&[self, src], &[graph::Save::Extra(index)], || GradOp::ScatterAdd(dim), || {
+            let out = self.detach().deep_clone()?;
+            out.scatter_(dim, index, &Rhs::Tensor(src.detach()), crate::cpu::gather::ScatterReduce::Sum)?;
+            Ok(out)
+        })
+    }
+    /// `self.scatter(dim, index, value)` out of place.
+    pub fn scatter(&self, dim: isize, index: &Tensor, value: &Rhs) -> Result<Tensor> {
+        let mut inputs = vec![self];
+        if let Rhs::Tensor(v) = value {
+            inputs.push(v);
+        }
+        graph::recorded(&inputs, &[graph::Save::Extra(index)], || GradOp::Scatter(dim), || {
+            let out = self.detach().deep_clone()?;
+            let v = match value {
+                Rhs::Tensor(v) => Rhs::Tensor(v.detach()),
+                Rhs::Scalar(s) => Rhs::Scalar(*s),
+            };
+            out.scatter_(dim, index, &v, crate::cpu::gather::ScatterReduce::Replace)?;
+            Ok(out)
+        })
     }
     fn priority(&self) -> Priority {
         if self.ndim() == 0 {
@@ -159,29 +354,73 @@ impl Tensor {
 
     // ----- views --------------------------------------------------------------------------
 
-    /// A view over the same storage with another layout.
+    /// A view over the same storage with another layout, outside autograd (kernels' views).
     pub fn with_layout(&self, layout: Layout) -> Tensor {
         Self::from_parts(self.0.storage.clone(), layout, self.0.dtype)
     }
 
+    /// A view made by `f`, recorded for autograd.
+    pub(crate) fn view_op(&self, kind: ViewKind, f: impl Fn(&Layout) -> Result<Layout>) -> Result<Tensor> {
+        let out = self.with_layout(f(self.layout())?);
+        if graph::needs_grad(&[self]) {
+            let in_shape: Dims = SmallVec::from_slice(self.shape());
+            let op = match kind {
+                ViewKind::Reshape(name) => GradOp::Reshape(in_shape, name),
+                ViewKind::Permute(inv, name) => GradOp::Permute(inv, name),
+                ViewKind::Expand => GradOp::Expand(in_shape),
+                ViewKind::Strided(name) => GradOp::ViewOf(in_shape.clone(), f(&Layout::contiguous(self.shape()))?, name),
+            };
+            graph::record(&[&out], &[self], op, &[]);
+            if self.is_leaf() || self.is_view_of_leaf() {
+                out.with_meta(|m| m.is_view_of_leaf = true);
+            }
+        }
+        // Remember the base so in-place writes through the view can update its history.
+        let base = self.view_base().map(|(b, _)| b).unwrap_or_else(|| self.clone());
+        if base.is_contiguous() && (base.requires_grad() || graph::is_grad_enabled()) {
+            let off = out.offset().checked_sub(base.offset());
+            if let Some(off) = off {
+                let rel = Layout::new(SmallVec::from_slice(out.shape()), SmallVec::from_slice(out.strides()), off);
+                out.with_meta(|m| m.view_base = Some((base, rel)));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn view(&self, shape: &[i64]) -> Result<Tensor> {
-        Ok(self.with_layout(self.layout().view(shape)?))
+        self.view_op(ViewKind::Reshape("ViewBackward0"), |l| l.view(shape))
     }
 
     /// A view when the strides allow one, else a contiguous copy.
     pub fn reshape(&self, shape: &[i64]) -> Result<Tensor> {
         match self.layout().view(shape) {
-            Ok(l) => Ok(self.with_layout(l)),
+            Ok(_) => self.view(shape),
             Err(Error::NotViewable) => self.contiguous()?.view(shape),
             Err(e) => Err(e),
         }
     }
 
     pub fn permute(&self, dims: &[isize]) -> Result<Tensor> {
-        Ok(self.with_layout(self.layout().permute(dims)?))
+        let n = self.ndim();
+        let mut inverse = vec![0usize; n];
+        if dims.len() == n {
+            for (i, &d) in dims.iter().enumerate() {
+                if let Ok(d) = wrap_dim(d, n) {
+                    inverse[d] = i;
+                }
+            }
+        }
+        self.view_op(ViewKind::Permute(inverse, "PermuteBackward0"), |l| l.permute(dims))
     }
     pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
-        Ok(self.with_layout(self.layout().transpose(d0, d1)?))
+        let n = self.ndim();
+        let mut inverse: Vec<usize> = (0..n).collect();
+        if let (Ok(a), Ok(b)) = (wrap_dim(d0, n.max(1)), wrap_dim(d1, n.max(1))) {
+            if a < n && b < n {
+                inverse.swap(a, b);
+            }
+        }
+        self.view_op(ViewKind::Permute(inverse, "TransposeBackward0"), |l| l.transpose(d0, d1))
     }
     /// `t()`: transpose of a tensor with at most 2 dims.
     pub fn t(&self) -> Result<Tensor> {
@@ -192,36 +431,38 @@ impl Tensor {
             )));
         }
         if self.ndim() < 2 {
-            return Ok(self.clone_view());
+            return self.view_op(ViewKind::Reshape("TBackward0"), |l| Ok(l.clone()));
         }
-        self.transpose(0, 1)
+        self.view_op(ViewKind::Permute(vec![1, 0], "TBackward0"), |l| l.transpose(0, 1))
     }
+    /// An alias with its own autograd identity (`view_as(self)`, `t()` of a vector).
     pub fn clone_view(&self) -> Tensor {
-        self.with_layout(self.layout().clone())
+        self.view_op(ViewKind::Reshape("AliasBackward0"), |l| Ok(l.clone())).expect("an alias cannot fail")
     }
     pub fn narrow(&self, dim: isize, start: i64, length: i64) -> Result<Tensor> {
-        Ok(self.with_layout(self.layout().narrow(dim, start, length)?))
+        self.view_op(ViewKind::Strided("SliceBackward0"), |l| l.narrow(dim, start, length))
     }
     pub fn select(&self, dim: isize, index: i64) -> Result<Tensor> {
-        Ok(self.with_layout(self.layout().select(dim, index)?))
+        self.view_op(ViewKind::Strided("SelectBackward0"), |l| l.select(dim, index))
     }
     pub fn slice(&self, dim: usize, start: Option<i64>, stop: Option<i64>, step: i64) -> Result<Tensor> {
-        Ok(self.with_layout(self.layout().slice(dim, start, stop, step)?))
+        self.view_op(ViewKind::Strided("SliceBackward0"), |l| l.slice(dim, start, stop, step))
     }
     pub fn unsqueeze(&self, dim: isize) -> Result<Tensor> {
-        Ok(self.with_layout(self.layout().unsqueeze(dim)?))
+        self.view_op(ViewKind::Reshape("UnsqueezeBackward0"), |l| l.unsqueeze(dim))
     }
     pub fn squeeze(&self, dims: Option<&[isize]>) -> Result<Tensor> {
-        Ok(self.with_layout(self.layout().squeeze(dims)?))
+        let name = if dims.is_none() { "SqueezeBackward0" } else { "SqueezeBackward1" };
+        self.view_op(ViewKind::Reshape(name), |l| l.squeeze(dims))
     }
     pub fn expand(&self, sizes: &[i64]) -> Result<Tensor> {
-        Ok(self.with_layout(self.layout().expand(sizes)?))
+        self.view_op(ViewKind::Expand, |l| l.expand(sizes))
     }
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Tensor> {
         if self.shape() == shape {
             return Ok(self.clone());
         }
-        Ok(self.with_layout(self.layout().broadcast_to(shape)?))
+        self.view_op(ViewKind::Expand, |l| l.broadcast_to(shape))
     }
 
     /// as_strided(size, stride, storage_offset); bounds-checked against the storage.
@@ -248,7 +489,16 @@ impl Tensor {
                 avail * self.dtype().size()
             )));
         }
-        Ok(self.with_layout(l))
+        // torch's as_strided backward works on the storage; relative to a contiguous input it
+        // is the same view shifted by the input's offset.
+        let shift = self.offset();
+        self.view_op(ViewKind::Strided("AsStridedBackward0"), move |base| {
+            let mut r = l.clone();
+            r.offset = (r.offset + base.offset)
+                .checked_sub(shift)
+                .ok_or_else(|| Error::runtime("as_strided: a view starting before its input's offset is not differentiable"))?;
+            Ok(r)
+        })
     }
 
     pub fn flatten(&self, start: isize, end: isize) -> Result<Tensor> {
@@ -375,7 +625,7 @@ impl Tensor {
         if self.is_contiguous() {
             return Ok(self.clone());
         }
-        self.copy_as(self.dtype())
+        self.deep_clone()
     }
 
     /// A fresh contiguous copy in `dtype`.
@@ -386,7 +636,7 @@ impl Tensor {
     }
 
     pub fn deep_clone(&self) -> Result<Tensor> {
-        self.copy_as(self.dtype())
+        graph::recorded(&[self], &[], || GradOp::Clone, || self.copy_as(self.dtype()))
     }
 
     /// `to(dtype)`: self when the dtype already matches, as torch.
@@ -394,11 +644,88 @@ impl Tensor {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
-        self.copy_as(dtype)
+        let from = self.dtype();
+        graph::recorded(&[self], &[], || GradOp::ToDtype(from), || self.copy_as(dtype))
     }
 
     /// `copy_(src)`: broadcasts and casts src into self.
     pub fn copy_(&self, src: &Tensor) -> Result<()> {
+        if graph::needs_grad(&[self, src]) {
+            graph::check_inplace(self, self.is_view_of_leaf())?;
+            src.broadcast_to(self.shape()).map_err(|_| Error::BroadcastMismatch {
+                a: self.shape().last().copied().unwrap_or(1),
+                b: src.shape().last().copied().unwrap_or(1),
+                dim: self.ndim().saturating_sub(1),
+            })?;
+            self.check_writable()?;
+            return self.rebase(&[src], GradOp::Copy, &[], |_| {
+                let r = Tensor::empty(self.shape(), self.dtype(), self.device())?;
+                r.copy_raw(&src.detach())?;
+                Ok(r)
+            });
+        }
+        self.copy_raw(src)
+    }
+
+    /// An in-place op under autograd: `f(old)` computes the new value out of place (old is a
+    /// copy of self carrying self's history), the value is written into self, and the new
+    /// node becomes self's history. Inputs of the node are (old self, others...).
+    pub fn rebase(&self, others: &[&Tensor], op: GradOp, save: &[graph::Save], f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+        let view_base = self.view_base();
+        let old = self.detach().copy_as(self.dtype())?;
+        if let Some(gf) = self.grad_fn() {
+            old.set_grad_fn(Some(gf), self.output_nr());
+        } else if self.requires_grad() {
+            old.0.requires_grad.store(true, Ordering::Relaxed);
+        }
+        let value = {
+            let _off = graph::GradModeGuard::new(false);
+            f(&old)?
+        };
+        if value.shape() != self.shape() {
+            return Err(Error::runtime(format!(
+                "output with shape {} doesn't match the broadcast shape {}",
+                fmt_shape(self.shape()),
+                fmt_shape(value.shape())
+            )));
+        }
+        if !DType::can_cast(value.dtype(), self.dtype()) {
+            return Err(Error::CannotCast { from: value.dtype().torch_kernel_name(), to: self.dtype().torch_kernel_name() });
+        }
+        self.copy_raw(&value)?;
+        let mut inputs: Vec<&Tensor> = vec![&old];
+        inputs.extend_from_slice(others);
+        // Rules that read "self" read the old value (input 0).
+        let to_save: Vec<graph::ToSave> = save
+            .iter()
+            .map(|s| match s {
+                graph::Save::Input(i) => (inputs[*i], false),
+                graph::Save::Output => (&value, true),
+                graph::Save::Extra(t) => (*t, false),
+            })
+            .collect();
+        let node = graph::record(&[&value], &inputs, op, &to_save);
+        match view_base {
+            Some((base, rel)) => {
+                // The write went into the base: its history becomes (old base, new value), and
+                // the view reads its part of the new base.
+                let base_hist = base.detach();
+                if let Some(gf) = base.grad_fn() {
+                    base_hist.set_grad_fn(Some(gf), base.output_nr());
+                } else if base.requires_grad() {
+                    base_hist.0.requires_grad.store(true, Ordering::Relaxed);
+                    base_hist.with_meta(|m| m.accumulator = Arc::downgrade(&base.grad_accumulator()));
+                }
+                graph::record(&[&base], &[&base_hist, &value], GradOp::CopySlices(rel.clone()), &[]);
+                let base_shape: Dims = SmallVec::from_slice(base.shape());
+                graph::record(&[self], &[&base], GradOp::ViewOf(base_shape, rel, "AsStridedBackward0"), &[]);
+            }
+            None => self.set_grad_fn(Some(node), 0),
+        }
+        Ok(())
+    }
+
+    fn copy_raw(&self, src: &Tensor) -> Result<()> {
         let src_b = src.broadcast_to(self.shape()).map_err(|_| {
             Error::runtime(format!(
                 "The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
@@ -416,6 +743,14 @@ impl Tensor {
 
     pub fn fill_(&self, value: Scalar) -> Result<()> {
         self.check_writable()?;
+        if graph::is_grad_enabled() && self.requires_grad() {
+            graph::check_inplace(self, self.is_view_of_leaf())?;
+            // The old value no longer matters: self becomes a constant.
+            self.storage().fill(self.layout(), self.dtype(), value)?;
+            self.bump_version();
+            self.detach_();
+            return Ok(());
+        }
         self.storage().fill(self.layout(), self.dtype(), value)?;
         self.bump_version();
         Ok(())
@@ -517,8 +852,26 @@ impl Tensor {
         Ok(buf.bytes()[b.offset()..b.offset() + b.numel()].iter().any(|&x| x != 0))
     }
 
+    /// What a binary op's rule reads: inputs (self, rhs) and, for pow, the output.
+    fn binary_saves(op: BinaryOp, tensor_rhs: bool) -> &'static [graph::Save<'static>] {
+        use graph::Save::*;
+        match (op, tensor_rhs) {
+            (BinaryOp::Add | BinaryOp::Sub, _) => &[],
+            (BinaryOp::Pow, true) => &[Input(0), Input(1), Output],
+            (_, true) => &[Input(0), Input(1)],
+            (_, false) => &[Input(0)],
+        }
+    }
+
     /// `self op rhs` into a new tensor, with broadcasting and torch's promotion.
     pub fn binary(&self, op: BinaryOp, rhs: &Rhs) -> Result<Tensor> {
+        match rhs {
+            Rhs::Tensor(b) => graph::recorded(&[self, b], Self::binary_saves(op, true), || GradOp::Binary(op), || self.binary_raw(op, rhs)),
+            Rhs::Scalar(s) => graph::recorded(&[self], Self::binary_saves(op, false), || GradOp::Scalar(op, *s), || self.binary_raw(op, rhs)),
+        }
+    }
+
+    fn binary_raw(&self, op: BinaryOp, rhs: &Rhs) -> Result<Tensor> {
         let dtype = Self::compute_dtype(op, self.result_dtype(rhs));
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
         Self::check_int_division(op, dtype, rhs)?;
@@ -527,6 +880,11 @@ impl Tensor {
 
     /// `scalar op self` (reverse operand order, e.g. `2 - t`).
     pub fn binary_reversed(&self, op: BinaryOp, lhs: Scalar) -> Result<Tensor> {
+        use graph::Save::*;
+        graph::recorded(&[self], &[Input(0), Output], || GradOp::Reversed(op, lhs), || self.binary_reversed_raw(op, lhs))
+    }
+
+    fn binary_reversed_raw(&self, op: BinaryOp, lhs: Scalar) -> Result<Tensor> {
         let dtype = Self::compute_dtype(op, self.result_dtype(&Rhs::Scalar(lhs)));
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(&Rhs::Scalar(lhs)))?;
         Self::check_int_division(op, dtype, &Rhs::Tensor(self.clone()))?;
@@ -541,6 +899,26 @@ impl Tensor {
     /// In-place `self op= rhs`. Checks everything before writing, so a failure leaves self
     /// unchanged.
     pub fn binary_(&self, op: BinaryOp, rhs: &Rhs) -> Result<()> {
+        let others: Vec<&Tensor> = match rhs {
+            Rhs::Tensor(b) => vec![b],
+            Rhs::Scalar(_) => vec![],
+        };
+        let mut all = vec![self];
+        all.extend_from_slice(&others);
+        if graph::needs_grad(&all) {
+            graph::check_inplace(self, self.is_view_of_leaf())?;
+            self.check_writable()?;
+            let gop = match rhs {
+                Rhs::Tensor(_) => GradOp::Binary(op),
+                Rhs::Scalar(s) => GradOp::Scalar(op, *s),
+            };
+            let saves = Self::binary_saves(op, matches!(rhs, Rhs::Tensor(_)));
+            return self.rebase(&others, gop, saves, |old| old.binary_raw(op, rhs));
+        }
+        self.binary_raw_(op, rhs)
+    }
+
+    fn binary_raw_(&self, op: BinaryOp, rhs: &Rhs) -> Result<()> {
         let promoted = self.result_dtype(rhs);
         let dtype = Self::compute_dtype(op, promoted);
         if !DType::can_cast(dtype, self.dtype()) {
@@ -627,7 +1005,19 @@ impl Tensor {
         }
     }
 
+    fn unary_saves(op: UnaryOp) -> &'static [graph::Save<'static>] {
+        match crate::backprop::unary_saves(op) {
+            Some(true) => &[graph::Save::Output],
+            Some(false) => &[graph::Save::Input(0)],
+            None => &[],
+        }
+    }
+
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
+        graph::recorded(&[self], Self::unary_saves(op), || GradOp::Unary(op), || self.unary_raw(op))
+    }
+
+    fn unary_raw(&self, op: UnaryOp) -> Result<Tensor> {
         let out_dtype = Self::unary_dtype(op, self.dtype());
         let dtype = if op == UnaryOp::LogicalNot { self.dtype() } else { out_dtype };
         let a = self.to_dtype(dtype)?;
@@ -637,6 +1027,15 @@ impl Tensor {
     }
 
     pub fn unary_(&self, op: UnaryOp) -> Result<()> {
+        if graph::needs_grad(&[self]) {
+            graph::check_inplace(self, self.is_view_of_leaf())?;
+            self.check_writable()?;
+            let dtype = Self::unary_dtype(op, self.dtype());
+            if dtype != self.dtype() {
+                return Err(Error::CannotCast { from: dtype.torch_kernel_name(), to: self.dtype().torch_kernel_name() });
+            }
+            return self.rebase(&[], GradOp::Unary(op), Self::unary_saves(op), |old| old.unary_raw(op));
+        }
         let dtype = Self::unary_dtype(op, self.dtype());
         if dtype != self.dtype() {
             return Err(Error::CannotCast { from: dtype.torch_kernel_name(), to: self.dtype().torch_kernel_name() });

@@ -77,6 +77,10 @@ from ._indexing_ops import *  # noqa: F401,F403
 from ._indexing_ops import __all__ as _idx_all
 from ._matmul import *  # noqa: F401,F403
 from ._matmul import __all__ as _mm_all
+from . import autograd  # noqa: F401
+from .autograd.grad_mode import (  # noqa: F401
+    no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled, is_inference_mode_enabled,
+)
 
 _C._set_size_class(Size)
 

@@ -85,15 +85,52 @@ def cpu(self, memory_format=None):
 
 
 @_method
-def detach(self):
-    """A view sharing storage that does not require grad."""
-    return self._alias()
+def requires_grad_(self, requires_grad=True):
+    """Sets ``requires_grad`` in place (leaves only) and returns self."""
+    self.requires_grad = requires_grad
+    return self
 
 
 @_method
-def requires_grad_(self, requires_grad=True):
-    self.requires_grad = requires_grad
-    return self
+def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Computes the gradient of this tensor with respect to the graph's leaves.
+
+    Args:
+        gradient: the gradient of some loss with respect to this tensor; may be omitted for
+            a scalar (one-element) tensor.
+        retain_graph: keep the graph's saved tensors for another backward; defaults to
+            ``create_graph``.
+        create_graph: build a graph of the derivative, for higher order derivatives.
+        inputs: accumulate only into these tensors' ``.grad``.
+    """
+    from .autograd import backward as _backward
+    _backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    def __init__(self, remove):
+        self._remove = remove
+
+    def remove(self):
+        if self._remove is not None:
+            self._remove()
+            self._remove = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+@_method
+def register_hook(self, hook):
+    """Registers ``hook(grad) -> Tensor or None``, called with this tensor's gradient each
+    time it is computed; a returned tensor replaces the gradient."""
+    hid = self._register_hook(hook)
+    return RemovableHandle(lambda: self._remove_hook(hid))
 
 
 @_method
@@ -135,7 +172,7 @@ def __repr__(self, *, tensor_contents=None):
     grad_fn = self.grad_fn
     return format_tensor(
         _print_values(self.detach()), dtype_name=d.name, is_default_dtype_for_kind=default, device=dev,
-        requires_grad=self.requires_grad, grad_fn=None if grad_fn is None else type(grad_fn).__name__,
+        requires_grad=self.requires_grad, grad_fn=None if grad_fn is None else grad_fn.name(),
     )
 
 
@@ -252,3 +289,22 @@ def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
 @_method
 def dim_order(self):
     return tuple(sorted(range(self.dim()), key=lambda d: -self.stride(d)))
+
+
+def _get_data(self):
+    return self.detach()
+
+
+def _set_data(self, value):
+    # Storages never change size here, so `.data =` copies when shape and dtype allow it.
+    if not isinstance(value, Tensor):
+        raise TypeError(f"data must be a Tensor, not {type(value).__name__}")
+    if value.shape != self.shape or value.dtype != self.dtype:
+        raise RuntimeError("rgrad supports `.data = t` only for a tensor of the same shape and dtype "
+                           f"(got {tuple(value.shape)} {value.dtype}, have {tuple(self.shape)} {self.dtype})")
+    from .autograd.grad_mode import no_grad
+    with no_grad():
+        self.copy_(value)
+
+
+Tensor.data = property(_get_data, _set_data, doc="The tensor's data without autograd history.")

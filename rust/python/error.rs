@@ -6,6 +6,13 @@ use pyo3::PyErr;
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
+        if let Error::External { payload, .. } = &e {
+            if let Some(slot) = payload.downcast_ref::<parking_lot::Mutex<Option<PyErr>>>() {
+                if let Some(err) = slot.lock().take() {
+                    return err;
+                }
+            }
+        }
         let msg = e.to_string();
         match e.kind() {
             ErrorKind::Runtime => PyRuntimeError::new_err(msg),
@@ -15,4 +22,9 @@ impl From<Error> for PyErr {
             ErrorKind::NotImplemented => PyNotImplementedError::new_err(msg),
         }
     }
+}
+
+/// Wraps a Python exception so it can cross the core (hooks, custom backward) unchanged.
+pub fn external(err: PyErr) -> Error {
+    Error::External { msg: err.to_string(), payload: std::sync::Arc::new(parking_lot::Mutex::new(Some(err))) }
 }

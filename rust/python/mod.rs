@@ -1,5 +1,6 @@
 //! PyO3 bindings: the `rgrad._C` module. Conversion and calls only; the logic is in the core.
 
+mod autograd;
 mod convert;
 mod error;
 mod gather;
@@ -345,6 +346,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(promote_types, m)?)?;
     m.add_function(wrap_pyfunction!(can_cast, m)?)?;
     m.add_function(wrap_pyfunction!(result_type_of, m)?)?;
+    autograd::register(m)?;
     reduce::register(m)?;
     gather::register(m)?;
     matmul::register(m)?;

@@ -385,11 +385,83 @@ impl PyTensor {
     }
     #[getter]
     fn is_leaf(&self) -> bool {
-        true
+        self.inner.is_leaf()
     }
     #[getter]
-    fn grad_fn(&self, py: Python<'_>) -> Py<PyAny> {
-        py.None()
+    fn grad_fn(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        super::autograd::node_obj(py, self.inner.grad_fn())
+    }
+    #[getter]
+    fn output_nr(&self) -> usize {
+        self.inner.output_nr()
+    }
+    #[getter(grad)]
+    fn get_grad(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.inner.grad() {
+            Some(g) => Ok(PyTensor::wrap(py, g)?.into_any()),
+            None => {
+                if !self.inner.is_leaf() && !self.inner.retains_grad() {
+                    PyErr::warn(
+                        py,
+                        &py.get_type::<pyo3::exceptions::PyUserWarning>(),
+                        c"The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't be populated during autograd.backward(). If you indeed want the .grad field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more information.",
+                        1,
+                    )?;
+                }
+                Ok(py.None())
+            }
+        }
+    }
+    #[setter(grad)]
+    fn set_grad(&self, g: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let g = match g {
+            None => None,
+            Some(o) if o.is_none() => None,
+            Some(o) => {
+                let tn = o.get_type().name()?.to_string();
+                let g = o.cast::<PyTensor>().map_err(|_| PyTypeError::new_err(format!("assigned grad expected to be a Tensor or None but got grad of type {tn}")))?.get().inner.clone();
+                if g.dtype() != self.inner.dtype() {
+                    return Err(PyRuntimeError::new_err("assigned grad has data of a different type"));
+                }
+                if g.shape() != self.inner.shape() {
+                    return Err(PyRuntimeError::new_err("assigned grad has data of a different size"));
+                }
+                Some(g)
+            }
+        };
+        self.inner.set_grad(g);
+        Ok(())
+    }
+    fn retain_grad(&self) -> PyResult<()> {
+        Ok(self.inner.retain_grad()?)
+    }
+    #[getter]
+    fn retains_grad(&self) -> bool {
+        self.inner.retains_grad()
+    }
+    fn detach(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        PyTensor::wrap(py, self.inner.detach())
+    }
+    fn detach_<'py>(slf: &Bound<'py, Self>) -> Bound<'py, Self> {
+        slf.get().inner.detach_();
+        slf.clone()
+    }
+    /// Registers `hook(grad)` on this tensor's gradient; returns an id for `_remove_hook`.
+    fn _register_hook(&self, hook: Py<PyAny>) -> PyResult<u64> {
+        if !self.inner.requires_grad() {
+            return Err(PyRuntimeError::new_err("cannot register a hook on a tensor that doesn't require gradient"));
+        }
+        let h = super::autograd::py_hook(hook);
+        Ok(match self.inner.grad_fn() {
+            Some(f) => f.add_pre_hook(self.inner.output_nr(), h),
+            None => self.inner.add_leaf_hook(h),
+        })
+    }
+    fn _remove_hook(&self, id: u64) {
+        match self.inner.grad_fn() {
+            Some(f) => f.remove_pre_hook(id),
+            None => self.inner.remove_leaf_hook(id),
+        }
     }
 
     // ----- views ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ pub mod gather;
 pub mod generator;
 pub mod indexing;
 pub mod layout;
+pub mod linalg;
 pub mod op;
 pub mod shape;
 pub mod storage;

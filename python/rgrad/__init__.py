@@ -73,6 +73,10 @@ from ._functions import *  # noqa: F401,F403
 from ._functions import __all__ as _fn_all
 from ._indexing_ops import *  # noqa: F401,F403
 from ._indexing_ops import __all__ as _idx_all
+from ._return_types import return_types  # noqa: F401
+from . import linalg, nn  # noqa: F401
+from ._linalg import *  # noqa: F401,F403
+from ._linalg import __all__ as _linalg_all
 
 _C._set_size_class(Size)
 
@@ -96,4 +100,4 @@ __all__ = [
     "arange", "linspace", "logspace", "empty_like", "zeros_like", "ones_like", "full_like",
     "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like", "normal",
     "bernoulli", "default_generator", "is_tensor", "numel", "from_dlpack", "scalar_tensor",
-] + list(_fn_all) + list(_idx_all)
+] + list(_fn_all) + list(_idx_all) + list(_linalg_all)

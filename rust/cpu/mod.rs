@@ -5,6 +5,7 @@ pub mod arith;
 pub mod buffer;
 pub mod elementwise;
 pub mod gather;
+pub mod linalg;
 pub mod random;
 pub mod strided;
 

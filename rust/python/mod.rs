@@ -3,6 +3,7 @@
 mod convert;
 mod error;
 mod gather;
+mod linalg;
 mod tensor;
 
 use crate::cpu::random::{randperm as cpu_randperm, Distribution};
@@ -344,5 +345,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(can_cast, m)?)?;
     m.add_function(wrap_pyfunction!(result_type_of, m)?)?;
     gather::register(m)?;
+    linalg::register(m)?;
     Ok(())
 }

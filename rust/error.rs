@@ -12,6 +12,8 @@ pub enum ErrorKind {
     Type,
     Value,
     NotImplemented,
+    /// torch._C._LinAlgError, a RuntimeError raised when a factorization fails.
+    LinAlg,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -74,6 +76,9 @@ impl Error {
     }
     pub fn value(msg: impl Into<String>) -> Self {
         Error::Msg { kind: ErrorKind::Value, msg: msg.into() }
+    }
+    pub fn linalg(msg: impl Into<String>) -> Self {
+        Error::Msg { kind: ErrorKind::LinAlg, msg: msg.into() }
     }
     pub fn op(op: &'static str, kind: ErrorKind, msg: impl Into<String>) -> Self {
         Error::Op { op, kind, msg: msg.into() }

@@ -19,6 +19,7 @@ pub mod graph;
 pub mod indexing;
 pub mod layout;
 pub mod matmul;
+pub mod linalg;
 pub mod op;
 pub mod reduce;
 pub mod reduce_grad;

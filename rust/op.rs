@@ -211,4 +211,60 @@ impl SelectOp {
             _ => 1,
         }
     }
+/// How `linalg.qr` returns its factors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QrMode {
+    /// Q is m x k, R is k x n (k = min(m, n)).
+    Reduced,
+    /// Q is m x m, R is m x n.
+    Complete,
+    /// Only R (k x n).
+    R,
+}
+
+/// The LAPACK driver `linalg.lstsq` emulates; it decides which of the optional results exist
+/// and how the rank is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LstsqDriver {
+    /// QR, full rank assumed.
+    Gels,
+    /// Complete orthogonal factorization from QR with column pivoting (torch's CPU default).
+    Gelsy,
+    /// SVD (divide and conquer in LAPACK).
+    Gelsd,
+    /// SVD.
+    Gelss,
+}
+
+/// Dense linear algebra over batches of matrices. Each op names its inputs and outputs; every
+/// operand is (batch dims, then 0, 1 or 2 matrix dims). Real tolerances are resolved by the
+/// caller, so kernels never see a "default".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LinalgOp {
+    /// [A] -> [A^-1]
+    Inv,
+    /// [A] -> [det]
+    Det,
+    /// [A] -> [sign, log|det|]
+    Slogdet,
+    /// [A, B] -> [X] with AX = B (left) or XA = B.
+    Solve { left: bool },
+    /// [A] -> [L] (or U = L^T when `upper`, read from A's upper triangle).
+    Cholesky { upper: bool },
+    /// [A] -> [Q, R], or [R] for QrMode::R.
+    Qr { mode: QrMode },
+    /// [A] -> [U, S, Vh], or [S] without vectors.
+    Svd { full_matrices: bool, compute_uv: bool },
+    /// [A] -> [eigenvalues, eigenvectors], or [eigenvalues]; reads one triangle.
+    Eigh { upper: bool, vectors: bool },
+    /// [A, B] -> [X, residuals, rank (int64), singular values].
+    Lstsq { driver: LstsqDriver, rcond: f64 },
+    /// [A] -> [A^+]; singular values (|eigenvalues| when hermitian) at or below
+    /// max(atol, rtol * largest) are dropped.
+    Pinv { hermitian: bool, atol: f64, rtol: f64 },
+    /// [A] -> [rank (int64)] with pinv's tolerance rule.
+    MatrixRank { hermitian: bool, atol: f64, rtol: f64 },
+    /// [A] -> [A^n]; negative n inverts first. `round_to` rounds every product to a narrower
+    /// float type, as torch's half-precision matmuls do.
+    MatrixPower { n: i64, round_to: Option<crate::dtype::DType> },
 }

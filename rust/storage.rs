@@ -147,6 +147,19 @@ impl Storage {
         }
     }
 
+    /// Runs a linear-algebra op over a batch of matrices (see cpu::linalg); one `info` per
+    /// batch entry.
+    pub fn linalg(op: &crate::op::LinalgOp, dtype: DType, ins: &[(&Storage, &Layout)], outs: &[(&Storage, &Layout, DType)], nb: usize) -> Result<Vec<i32>> {
+        let ins: Vec<View> = ins.iter().map(|&(s, l)| match s {
+            Storage::Cpu(b) => View::new(b, l),
+        }).collect();
+        let out_dtypes: Vec<DType> = outs.iter().map(|o| o.2).collect();
+        let outs: Vec<View> = outs.iter().map(|&(s, l, _)| match s {
+            Storage::Cpu(b) => View::new(b, l),
+        }).collect();
+        crate::cpu::linalg::linalg(op, dtype, &ins, &outs, &out_dtypes, nb)
+    }
+
     pub fn fill_random(&self, l: &Layout, dtype: DType, dist: Distribution, seed: u64, offset: u64) -> Result<()> {
         match self {
             Storage::Cpu(b) => crate::cpu::random::fill_random(View::new(b, l), dtype, dist, seed, offset),

@@ -6,6 +6,7 @@ pub mod buffer;
 pub mod elementwise;
 pub mod gather;
 pub mod matmul;
+pub mod linalg;
 pub mod random;
 pub mod strided;
 pub mod vmath;

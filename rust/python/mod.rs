@@ -6,6 +6,7 @@ mod error;
 mod gather;
 mod matmul;
 mod reduce;
+mod linalg;
 mod tensor;
 
 use crate::cpu::random::{randperm as cpu_randperm, Distribution};
@@ -350,5 +351,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     reduce::register(m)?;
     gather::register(m)?;
     matmul::register(m)?;
+    linalg::register(m)?;
     Ok(())
 }

@@ -211,6 +211,8 @@ impl SelectOp {
             _ => 1,
         }
     }
+}
+
 /// How `linalg.qr` returns its factors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QrMode {

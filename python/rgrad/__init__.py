@@ -82,7 +82,9 @@ from .autograd.grad_mode import (  # noqa: F401
     no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled, is_inference_mode_enabled,
 )
 from ._return_types import return_types  # noqa: F401
-from . import linalg, nn  # noqa: F401
+from . import linalg, nn, optim, utils  # noqa: F401
+from .serialization import *  # noqa: F401,F403
+from .serialization import __all__ as _ser_all
 from ._linalg import *  # noqa: F401,F403
 from ._linalg import __all__ as _linalg_all
 
@@ -108,4 +110,4 @@ __all__ = [
     "arange", "linspace", "logspace", "empty_like", "zeros_like", "ones_like", "full_like",
     "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like", "normal",
     "bernoulli", "default_generator", "is_tensor", "numel", "from_dlpack", "scalar_tensor",
-] + list(_fn_all) + list(_reduce_all) + list(_idx_all) + list(_mm_all) + list(_linalg_all)
+] + list(_fn_all) + list(_reduce_all) + list(_idx_all) + list(_mm_all) + list(_linalg_all) + list(_ser_all)

@@ -1,3 +1,5 @@
-"""``rgrad.nn``: neural-network building blocks. So far only ``rgrad.nn.functional``."""
+"""``rgrad.nn``: neural-network building blocks with torch.nn's names and behaviour."""
 
-from . import functional  # noqa: F401
+from .parameter import *  # noqa: F401,F403
+from .modules import *  # noqa: F401,F403
+from . import functional, init, utils  # noqa: F401

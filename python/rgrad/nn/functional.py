@@ -1,6 +1,6 @@
 """``rgrad.nn.functional``: functional forms of neural-network ops.
 
-So far: ``pad``."""
+Each family lives in a private ``_fn_*.py`` file; ``pad`` is here."""
 
 import builtins
 
@@ -9,6 +9,19 @@ from .. import _C
 Tensor = _C.Tensor
 
 __all__ = ["pad"]
+
+# The functional forms live in one private file per family; their public names are re-exported
+# here and listed in __all__.
+from ._fn_activation import *  # noqa: F401,F403,E402
+from ._fn_norm import *  # noqa: F401,F403,E402
+from ._fn_loss import *  # noqa: F401,F403,E402
+from ._fn_conv import *  # noqa: F401,F403,E402
+from ._fn_attention import *  # noqa: F401,F403,E402
+from . import _fn_activation, _fn_norm, _fn_loss, _fn_conv, _fn_attention  # noqa: E402
+
+for _m in (_fn_activation, _fn_norm, _fn_loss, _fn_conv, _fn_attention):
+    __all__ += list(_m.__all__)
+del _m
 
 _MODES = ("constant", "reflect", "replicate", "circular")
 # Non-constant modes pad the last 1, 2 or 3 dims of a (batch,) channel, spatial... input.

@@ -1,0 +1,3 @@
+"""Part of rgrad.nn.functional (being written)."""
+
+__all__ = []

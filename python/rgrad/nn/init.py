@@ -1,0 +1,1 @@
+"""rgrad.nn.init (being written)."""

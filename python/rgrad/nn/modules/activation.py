@@ -1,0 +1,3 @@
+"""rgrad.nn modules: activation (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""rgrad.nn modules: attention (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""rgrad.nn modules: batchnorm (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""rgrad.nn modules: container (being written)."""
+
+__all__ = []

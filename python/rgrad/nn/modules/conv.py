@@ -1,0 +1,3 @@
+"""rgrad.nn modules: conv (being written)."""
+
+__all__ = []

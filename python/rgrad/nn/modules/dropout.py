@@ -1,0 +1,3 @@
+"""rgrad.nn modules: dropout (being written)."""
+
+__all__ = []

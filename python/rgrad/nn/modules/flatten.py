@@ -1,0 +1,3 @@
+"""rgrad.nn modules: flatten (being written)."""
+
+__all__ = []

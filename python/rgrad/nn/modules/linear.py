@@ -1,0 +1,3 @@
+"""rgrad.nn modules: linear (being written)."""
+
+__all__ = []

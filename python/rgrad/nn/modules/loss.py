@@ -1,0 +1,3 @@
+"""rgrad.nn modules: loss (being written)."""
+
+__all__ = []

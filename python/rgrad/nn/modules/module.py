@@ -1,0 +1,3 @@
+"""rgrad.nn modules: module (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""rgrad.nn modules: normalization (being written)."""
+
+__all__ = []

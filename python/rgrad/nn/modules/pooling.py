@@ -1,0 +1,3 @@
+"""rgrad.nn modules: pooling (being written)."""
+
+__all__ = []

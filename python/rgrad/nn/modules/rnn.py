@@ -1,0 +1,3 @@
+"""rgrad.nn modules: rnn (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""rgrad.nn modules: sparse (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""rgrad.nn modules: transformer (being written)."""
+
+__all__ = []

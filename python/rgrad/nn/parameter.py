@@ -1,0 +1,3 @@
+"""rgrad.nn.Parameter (being written)."""
+
+__all__ = []

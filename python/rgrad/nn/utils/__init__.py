@@ -1,0 +1,1 @@
+"""rgrad.nn.utils (being written)."""

@@ -1,0 +1,1 @@
+"""rgrad.optim (being written)."""

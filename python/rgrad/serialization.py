@@ -1,0 +1,3 @@
+"""rgrad.save / rgrad.load (being written)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""rgrad.utils."""
+
+from . import data  # noqa: F401

@@ -1,0 +1,1 @@
+"""rgrad.utils.data (being written)."""

@@ -77,6 +77,8 @@ from ._indexing_ops import *  # noqa: F401,F403
 from ._indexing_ops import __all__ as _idx_all
 from ._matmul import *  # noqa: F401,F403
 from ._matmul import __all__ as _mm_all
+from ._random import *  # noqa: F401,F403
+from ._random import __all__ as _random_all
 from . import autograd  # noqa: F401
 from .autograd.grad_mode import (  # noqa: F401
     no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled, is_inference_mode_enabled,
@@ -110,4 +112,4 @@ __all__ = [
     "arange", "linspace", "logspace", "empty_like", "zeros_like", "ones_like", "full_like",
     "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like", "normal",
     "bernoulli", "default_generator", "is_tensor", "numel", "from_dlpack", "scalar_tensor",
-] + list(_fn_all) + list(_reduce_all) + list(_idx_all) + list(_mm_all) + list(_linalg_all) + list(_ser_all)
+] + list(_fn_all) + list(_reduce_all) + list(_idx_all) + list(_mm_all) + list(_linalg_all) + list(_ser_all) + list(_random_all)

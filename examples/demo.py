@@ -78,6 +78,8 @@ def evaluate(model, loader, device):
 
 
 def progress(epoch, epochs, i, n, loss, width=30):
+    if i < n and not sys.stdout.isatty():
+        return  # a log file gets one line per epoch, not one per batch
     done = int(width * i / n)
     bar = "#" * done + "-" * (width - done)
     sys.stdout.write(f"\repoch {epoch:>2}/{epochs} [{bar}] {i:>3}/{n} loss {loss:.4f}")

@@ -8,6 +8,8 @@ Use it as ``import rgrad as torch``::
     rgrad.Size([2, 2])
 """
 
+import sys as _sys
+
 from . import _C
 from ._C import (  # noqa: F401
     Tensor,
@@ -84,7 +86,10 @@ from .autograd.grad_mode import (  # noqa: F401
     no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled, is_inference_mode_enabled,
 )
 from ._return_types import return_types  # noqa: F401
-from . import linalg, nn, optim, utils  # noqa: F401
+from . import linalg, nn, optim, utils, gpu  # noqa: F401
+
+cuda = gpu  # torch's spelling, so `torch.cuda.is_available()` code runs
+_sys.modules[__name__ + ".cuda"] = gpu
 from .serialization import *  # noqa: F401,F403
 from .serialization import __all__ as _ser_all
 from ._linalg import *  # noqa: F401,F403

@@ -21,6 +21,7 @@ pub mod layout;
 pub mod matmul;
 pub mod linalg;
 pub mod op;
+pub mod optim;
 pub mod reduce;
 pub mod reduce_grad;
 pub mod shape;

@@ -7,6 +7,7 @@ pub mod elementwise;
 pub mod gather;
 pub mod matmul;
 pub mod linalg;
+pub mod optim;
 pub mod random;
 pub mod strided;
 pub mod vmath;

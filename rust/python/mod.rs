@@ -5,6 +5,7 @@ mod convert;
 mod error;
 mod gather;
 mod matmul;
+mod optim;
 mod reduce;
 mod linalg;
 mod tensor;
@@ -352,5 +353,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     gather::register(m)?;
     matmul::register(m)?;
     linalg::register(m)?;
+    optim::register(m)?;
     Ok(())
 }

@@ -14,7 +14,7 @@ import rgrad
 
 try:
     import torch
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(2)  # the issue's reference setting
 except ImportError:
     torch = None
 
@@ -24,9 +24,10 @@ def best(fn, number, repeat=7):
 
 
 def row(name, target, times, ratio_of):
+    """ratio_of: the reference (or tuple of references) rgrad's time is divided by."""
     rg = times.get("rgrad")
-    ref = times.get(ratio_of)
-    ratio = f"{rg / ref:.2f}x {ratio_of}" if rg and ref else "n/a"
+    refs = (ratio_of,) if isinstance(ratio_of, str) else ratio_of
+    ratio = ", ".join(f"{rg / times[r]:.2f}x {r}" for r in refs if rg and times.get(r)) or "n/a"
     cells = " | ".join(f"{times[k] * 1e6:.1f} µs" if k in times else "-" for k in ("rgrad", "numpy", "torch"))
     return f"| {name} | {cells} | {ratio} | {target} |"
 
@@ -73,23 +74,50 @@ def main():
     if torch is not None:
         tp, tq = torch.from_numpy(p), torch.from_numpy(q)
         t["torch"] = best(lambda: tp + tq, 20, 5)
-    rows.append(row("add, 4M float32", "(issue 3) >= numpy", t, "numpy"))
+    rows.append(row("add, 4M float32", "(issue 3) >= numpy and torch", t, ("numpy", "torch")))
     row_np = np.random.default_rng(3).random(1000, dtype=np.float32)
     p2, rr = p.reshape(4000, 1000), rgrad.from_numpy(row_np)
     rp2 = rgrad.from_numpy(p2)
+    if torch is not None:
+        tp2, trow = torch.from_numpy(p2), torch.from_numpy(row_np)
     cases = [
         ("mul, 4M float32", lambda: rp * rq, lambda: p * q, (lambda: tp * tq) if torch else None),
         ("exp, 4M float32", lambda: rp.exp(), lambda: np.exp(p), (lambda: tp.exp()) if torch else None),
         ("sigmoid, 4M float32", lambda: rp.sigmoid(), lambda: 1 / (1 + np.exp(-p)),
          (lambda: tp.sigmoid()) if torch else None),
         ("broadcast add of a row, 4000x1000", lambda: rp2 + rr, lambda: p2 + row_np,
-         (lambda: tp.reshape(4000, 1000) + torch.from_numpy(row_np)) if torch else None),
+         (lambda: tp2 + trow) if torch else None),
     ]
     for name, fr, fn, ft in cases:
         t = {"rgrad": best(fr, 10, 5), "numpy": best(fn, 10, 5)}
         if ft is not None:
             t["torch"] = best(ft, 10, 5)
-        rows.append(row(name, "(issue 3) >= numpy and torch", t, "numpy"))
+        rows.append(row(name, "(issue 3) >= numpy and torch", t, ("numpy", "torch")))
+
+    # 5. Reductions and softmax (issue 3: at least torch's speed).
+    r4m = rgrad.from_numpy(p)
+    m1k = np.random.default_rng(4).random((1024, 1024), dtype=np.float32)
+    sm = np.random.default_rng(5).standard_normal((4096, 1024), dtype=np.float32)
+    rm1k, rsm = rgrad.from_numpy(m1k), rgrad.from_numpy(sm)
+
+    def np_softmax(x):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    cases = [
+        ("sum, 4M float32", lambda: r4m.sum(), lambda: p.sum(), (lambda: tp.sum()) if torch else None, 20),
+        ("sum over dim 1, 1024x1024 float32", lambda: rm1k.sum(1), lambda: m1k.sum(1),
+         (lambda: tm1k.sum(1)) if torch else None, 50),
+        ("softmax over rows, 4096x1024 float32", lambda: rgrad.softmax(rsm, 1), lambda: np_softmax(sm),
+         (lambda: torch.softmax(tsm, 1)) if torch else None, 5),
+    ]
+    if torch is not None:
+        tm1k, tsm = torch.from_numpy(m1k), torch.from_numpy(sm)
+    for name, fr, fn, ft, number in cases:
+        t = {"rgrad": best(fr, number, 5), "numpy": best(fn, number, 5)}
+        if ft is not None:
+            t["torch"] = best(ft, number, 5)
+        rows.append(row(name, "(issue 3) >= torch", t, "torch" if torch else "numpy"))
 
     header = ["| benchmark | rgrad | numpy | torch | ratio | target |", "|---|---|---|---|---|---|"]
     table = "\n".join(header + rows)

@@ -327,6 +327,10 @@ impl Tensor {
             Some(dt) => self.to_dtype(dt)?.contiguous()?,
             None => self.contiguous()?,
         };
+        if src.numel() == 0 {
+            // No kernel runs, so any dtype goes, as in torch.
+            return src.deep_clone();
+        }
         let out = Tensor::empty(self.shape(), src.dtype(), self.device())?;
         src.storage().softmax(src.layout(), src.dtype(), d, log, out.storage(), out.layout())?;
         Ok(out)
@@ -395,6 +399,10 @@ impl Tensor {
         if k < 0 || k > n {
             return Err(Error::runtime("selected index k out of range"));
         }
+        if self.ndim() == 0 {
+            // torch returns a 0-d input as it is, for k = 0 as well as 1.
+            return Ok((self.deep_clone()?, Tensor::zeros(&[], DType::I64, self.device())?));
+        }
         self.select_along(SelectOp::TopK { k: k as usize, largest, sorted }, d, false, false)
     }
 
@@ -407,7 +415,8 @@ impl Tensor {
             return self.record_indexed(out, dim, keepdim, "KthvalueBackward0");
         }
         let d = wrap_dim(dim, self.ndim())?;
-        if self.dtype() == DType::Bool {
+        // A 0-d input skips torch's kernel (and its dtype check).
+        if self.dtype() == DType::Bool && self.ndim() > 0 {
             return Err(not_implemented("\"kthvalue_cpu\" not implemented for 'Bool'"));
         }
         let n = self.shape().get(d).copied().unwrap_or(1) as i64;
@@ -433,7 +442,7 @@ impl Tensor {
         let name = if skip_nan { "nanmedian" } else { "median" };
         let d = wrap_dim(dim, self.ndim())?;
         if self.dtype() == DType::Bool {
-            return Err(not_implemented(format!("\"{name}_cpu\" not implemented for 'Bool'")));
+            return Err(not_implemented("\"median_out\" not implemented for 'Bool'"));
         }
         if self.shape().get(d) == Some(&0) {
             return Err(Error::index(format!("{name}(): Expected reduction dim {d} to have non-zero size.")));
@@ -451,13 +460,20 @@ impl Tensor {
             crate::graph::record(&[&out], &[self], crate::backprop::GradOp::Extreme(None, false, "MedianBackward0"), &[(self, false), (&out, true)]);
             return Ok(out);
         }
-        let name = if skip_nan { "nanmedian" } else { "median" };
-        if self.dtype() == DType::Bool {
-            return Err(not_implemented(format!("\"{name}_cpu\" not implemented for 'Bool'")));
-        }
         if self.numel() == 0 {
-            let fill = if self.dtype().is_float() { Scalar::Float(f64::NAN) } else { Scalar::Int(i64::MIN) };
+            // torch fills NaN converted to the dtype as x86 converts it: the 32- and 64-bit
+            // "integer indefinite" values, 0 for the narrower types (truncated), true for bool.
+            let fill = match self.dtype() {
+                d if d.is_float() => Scalar::Float(f64::NAN),
+                DType::I32 => Scalar::Int(i32::MIN as i64),
+                DType::I64 => Scalar::Int(i64::MIN),
+                DType::Bool => Scalar::Int(1),
+                _ => Scalar::Int(0),
+            };
             return Tensor::full(&[], fill, self.dtype(), self.device());
+        }
+        if self.dtype() == DType::Bool {
+            return Err(not_implemented("\"median_cpu\" not implemented for 'Bool'"));
         }
         Ok(self.reshape(&[-1])?.median_dim(0, false, skip_nan)?.0)
     }

@@ -90,7 +90,20 @@ _export(_simple("sum", "Sum over `dim` (all dims when None); int and bool inputs
 _export(_simple("nansum", "Sum treating NaN as zero."), "nansum")
 _export(_simple("mean", "Mean over `dim`; floating inputs (or dtype=) only."), "mean")
 _export(_simple("nanmean", "Mean of the non-NaN elements."), "nanmean")
-_export(_simple("prod", "Product over `dim`; int and bool inputs give int64."), "prod")
+_NO_DIM = object()
+
+
+@_numpy_names
+def prod(input, dim=_NO_DIM, keepdim=False, *, dtype=None, out=None):
+    """Product over one `dim` (all elements when omitted); int and bool inputs give int64."""
+    if dim is _NO_DIM:
+        dim = None
+    elif not isinstance(dim, builtins.int):  # torch takes exactly one int dim here
+        raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
+    return _write_out(_C._reduce(input, "prod", dim, keepdim, dtype), out)
+
+
+_export(prod)
 
 
 @_numpy_names

@@ -1,7 +1,6 @@
 //! Counting kernels: bincount (optionally weighted) and histc (equal-width bins).
 
 use super::elementwise::View;
-use super::arith::Arith;
 use super::reduce::Out;
 use crate::dtype::{DType, Elem};
 use crate::error::Result;
@@ -57,31 +56,20 @@ fn write_as(out: Out, vals: &[f64], ints: Option<&[i64]>) {
 /// (and NaN) are ignored, `hi` falls in the last bin. Writes counts in `dtype`.
 pub fn histc(src: View, dtype: DType, bins: usize, lo: f64, hi: f64, out: Out) -> Result<()> {
     let mut counts = vec![0f64; bins];
-    // Bin edges as torch's linspace computes them, so elements on an edge land where torch's do.
-    let step = (hi - lo) / bins as f64;
-    let half = bins.div_ceil(2);
-    let edge = |i: usize| -> f64 {
-        if i < half {
-            lo + step * i as f64
-        } else {
-            hi - step * (bins - i) as f64
-        }
-    };
     with_dtype!(dtype, T, {
-        let cast = |v: f64| <T as Elem>::from_f64(v).to_f64();
+        // torch's histc maps an element to its bin by one division, without searching the
+        // edges, with each operation rounded to the input dtype (the half types round through
+        // float32); replaying that puts elements near an edge in torch's bin.
+        let round = |v: f64| if dtype == DType::F64 { v } else { <T as Elem>::from_f64(v as f32 as f64).to_f64() };
+        let (lo, hi) = (round(lo), round(hi));
+        let (n, width) = (round(bins as f64), round(hi - lo));
         for_each::<T>(src, |_, v| {
             let x = v.to_f64();
-            if T::is_nan(v) || !(x >= lo && x <= hi) {
+            if !(x >= lo && x <= hi) {
                 return;
             }
-            let mut pos = (((x - lo) / (hi - lo)) * bins as f64) as usize;
-            pos = pos.min(bins - 1);
-            if pos > 0 && cast(edge(pos)) > x {
-                pos -= 1;
-            } else if pos + 1 < bins && cast(edge(pos + 1)) <= x {
-                pos += 1;
-            }
-            counts[pos] += 1.0;
+            let pos = round(round(round(x - lo) * n) / width) as usize;
+            counts[pos.min(bins - 1)] += 1.0;
         });
     });
     write_as(out, &counts, None);

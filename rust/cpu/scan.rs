@@ -108,9 +108,10 @@ pub fn scan(op: ScanOp, src: View, dtype: DType, dim: usize, outs: &[Out]) -> Re
                 let max = op == ScanOp::Max;
                 let qv = SendPtr(outs[0].buf.as_ptr() as *mut T);
                 let qi = SendPtr(outs[1].buf.as_ptr() as *mut i64);
-                // Ties move the index forward; a NaN sticks once seen, as in torch.
+                // Ties move the index forward; a NaN sticks once seen, and each later NaN takes
+                // the index, as in torch.
                 let step = move |s: (T, i64), v: T, k: usize| {
-                    let take = s.1 < 0 || (!T::is_nan(s.0) && (T::is_nan(v) || if max { v >= s.0 } else { v <= s.0 }));
+                    let take = s.1 < 0 || T::is_nan(v) || (!T::is_nan(s.0) && if max { v >= s.0 } else { v <= s.0 });
                     if take {
                         (v, k as i64)
                     } else {

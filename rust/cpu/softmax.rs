@@ -166,36 +166,42 @@ fn row_max<T: VFloat>(x: &[T]) -> T {
     r
 }
 
+// The loops below walk fixed-size chunks as arrays: indexing with a running offset leaves
+// bounds checks in the loop, which keeps LLVM from vectorizing it (4x slower).
 #[inline(always)]
 fn softmax_row_impl<T: VFloat>(x: &[T], y: &mut [T], log: bool) {
     let m = row_max(x);
+    let y = &mut y[..x.len()];
     let mut s = [T::ZERO; LANES];
-    let n = x.len();
-    let full = n / LANES * LANES;
+    let mut xc = x.chunks_exact(LANES);
     if log {
-        for i in (0..full).step_by(LANES) {
+        for c in &mut xc {
+            let c: &[T; LANES] = c.try_into().unwrap();
             for j in 0..LANES {
-                s[j] = s[j] + (x[i + j] - m).vexp();
+                s[j] = s[j] + (c[j] - m).vexp();
             }
         }
-        for i in full..n {
-            s[0] = s[0] + (x[i] - m).vexp();
+        for &v in xc.remainder() {
+            s[0] = s[0] + (v - m).vexp();
         }
         let ls = sum_lanes(s).ln();
         for (o, &v) in y.iter_mut().zip(x) {
             *o = (v - m) - ls;
         }
     } else {
-        for i in (0..full).step_by(LANES) {
+        let mut yc = y.chunks_exact_mut(LANES);
+        for (c, o) in (&mut xc).zip(&mut yc) {
+            let c: &[T; LANES] = c.try_into().unwrap();
+            let o: &mut [T; LANES] = o.try_into().unwrap();
             for j in 0..LANES {
-                let e = (x[i + j] - m).vexp();
-                y[i + j] = e;
+                let e = (c[j] - m).vexp();
+                o[j] = e;
                 s[j] = s[j] + e;
             }
         }
-        for i in full..n {
-            let e = (x[i] - m).vexp();
-            y[i] = e;
+        for (&v, o) in xc.remainder().iter().zip(yc.into_remainder()) {
+            let e = (v - m).vexp();
+            *o = e;
             s[0] = s[0] + e;
         }
         let inv = T::ONE / sum_lanes(s);
@@ -223,21 +229,19 @@ fn softmax_cols_impl<T: VFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, c0
     let w = c1 - c0;
     let mut m = vec![T::NEG_INF; w];
     for k in 0..n {
-        let row = &x[k * inner + c0..k * inner + c1];
-        for (a, &v) in m.iter_mut().zip(row) {
+        for (a, &v) in m.iter_mut().zip(&x[k * inner + c0..k * inner + c1]) {
             *a = if v > *a { v } else { *a };
         }
     }
     let mut s = vec![T::ZERO; w];
     for k in 0..n {
-        let row = &x[k * inner + c0..k * inner + c1];
         let out = &mut y[k * inner + c0..k * inner + c1];
-        for j in 0..w {
-            let e = (row[j] - m[j]).vexp();
+        for (((o, a), &v), &mx) in out.iter_mut().zip(s.iter_mut()).zip(&x[k * inner + c0..k * inner + c1]).zip(&m) {
+            let e = (v - mx).vexp();
             if !log {
-                out[j] = e;
+                *o = e;
             }
-            s[j] = s[j] + e;
+            *a = *a + e;
         }
     }
     if log {
@@ -245,10 +249,9 @@ fn softmax_cols_impl<T: VFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, c0
             *a = a.ln();
         }
         for k in 0..n {
-            let row = &x[k * inner + c0..k * inner + c1];
             let out = &mut y[k * inner + c0..k * inner + c1];
-            for j in 0..w {
-                out[j] = (row[j] - m[j]) - s[j];
+            for (((o, &v), &l), &mx) in out.iter_mut().zip(&x[k * inner + c0..k * inner + c1]).zip(&s).zip(&m) {
+                *o = (v - mx) - l;
             }
         }
     } else {
@@ -257,8 +260,8 @@ fn softmax_cols_impl<T: VFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, c0
         }
         for k in 0..n {
             let out = &mut y[k * inner + c0..k * inner + c1];
-            for j in 0..w {
-                out[j] = out[j] * s[j];
+            for (o, &inv) in out.iter_mut().zip(&s) {
+                *o = *o * inv;
             }
         }
     }

@@ -76,6 +76,8 @@ pub enum GradOp {
     LogSoftmax(usize),
     /// An in-place write of `src` into the whole of self (`copy_`); input 0 is old self.
     Copy,
+    /// `fill_`/`zero_` on a tensor with history: self becomes a constant (input 0 is old self).
+    Fill(&'static str),
     /// An in-place write through a view: (old base, new view value) -> base; `Layout` places
     /// the view in the contiguous base.
     CopySlices(Layout),
@@ -86,6 +88,16 @@ pub enum GradOp {
 }
 
 impl GradOp {
+    /// Whether torch records this op with the number as a second (wrapped, constant) input.
+    pub fn has_wrapped_number_input(&self) -> bool {
+        use BinaryOp as B;
+        match self {
+            GradOp::Scalar(op, _) => matches!(op, B::Add | B::Sub | B::Mul | B::Div),
+            GradOp::Reversed(op, _) => matches!(op, B::Add | B::Mul),
+            _ => false,
+        }
+    }
+
     /// torch's node name (what `grad_fn.name()` returns).
     pub fn name(&self) -> &'static str {
         use BinaryOp as B;
@@ -189,19 +201,43 @@ impl GradOp {
             GradOp::Sum(..) => "SumBackward1",
             GradOp::Mean(_, None, _) => "MeanBackward0",
             GradOp::Mean(..) => "MeanBackward1",
-            GradOp::Prod(..) => "ProdBackward0",
+            GradOp::Prod(_, None, _) => "ProdBackward0",
+            GradOp::Prod(..) => "ProdBackward1",
             GradOp::Cumsum(_) => "CumsumBackward0",
             GradOp::Cumprod(_) => "CumprodBackward0",
             GradOp::Extreme(_, _, name) | GradOp::IndexedReduce(_, _, _, name) => name,
             GradOp::Softmax(_) => "SoftmaxBackward0",
             GradOp::LogSoftmax(_) => "LogSoftmaxBackward0",
             GradOp::Copy => "CopyBackwards",
+            GradOp::Fill(name) => name,
             GradOp::CopySlices(_) => "CopySlices",
             GradOp::IndexPut(_, true) => "IndexPutBackward0",
             GradOp::IndexPut(_, false) => "CopySlices",
             GradOp::Custom(_) => "CustomBackward",
         }
     }
+}
+
+/// cumprod's gradient without dividing by x: with `pre_k = prod_{i<k} x_i` and the suffix
+/// recurrence `s_k = g_k + x_{k+1} s_{k+1}`, dx_k = pre_k s_k. One step per position along
+/// the dim, so only used when x has zeros.
+fn cumprod_backward_with_zeros(g: &Tensor, x: &Tensor, out: &Tensor, d: usize) -> Result<Tensor> {
+    let n = x.shape()[d];
+    if n == 0 {
+        return zeros_like(x);
+    }
+    let dd = d as isize;
+    let at = |t: &Tensor, k: usize| t.narrow(dd, k as i64, 1);
+    let mut parts: Vec<Tensor> = Vec::with_capacity(n);
+    let mut suffix = at(g, n - 1)?;
+    for k in (0..n).rev() {
+        if k + 1 < n {
+            suffix = at(g, k)?.binary(BinaryOp::Add, &t(&mul(&at(x, k + 1)?, &suffix)?))?;
+        }
+        parts.push(if k == 0 { suffix.clone() } else { mul(&at(out, k - 1)?, &suffix)? });
+    }
+    parts.reverse();
+    Tensor::cat(&parts, dd)
 }
 
 /// Which tensor a unary rule needs: `Some(true)` its output, `Some(false)` its input.
@@ -444,6 +480,10 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
             Ok(vec![Some(ga), Some(gb)])
         }
         GradOp::Scalar(b, sc) => {
+            if matches!(b, B::Mul | B::Div) {
+                // torch saves the wrapped number, so a second backward is refused
+                node.check_not_freed()?;
+            }
             let sv = sc.to_f64();
             let r = match b {
                 B::Add | B::Sub => g.clone(),
@@ -475,6 +515,9 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
             one(r)
         }
         GradOp::Reversed(b, sc) => {
+            if *b == B::Mul {
+                node.check_not_freed()?;
+            }
             let sv = sc.to_f64();
             let r = match b {
                 B::Add => g.clone(),
@@ -495,10 +538,11 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
                         muls(&mul(g, &out)?, sv.ln())?
                     }
                 }
-                B::Remainder | B::Fmod => {
+                // torch defines no derivative of remainder(Scalar, Tensor) and refuses
+                B::Remainder => return Err(Error::runtime("derivative for aten::remainder is not implemented")),
+                B::Fmod => {
                     let a = saved(0)?;
-                    let q = a.binary_reversed(B::Div, Scalar::Float(sv))?;
-                    let q = un(&q, if *b == B::Remainder { U::Floor } else { U::Trunc })?;
+                    let q = un(&a.binary_reversed(B::Div, Scalar::Float(sv))?, U::Trunc)?;
                     neg(&mul(g, &q)?)?
                 }
                 B::Maximum | B::Minimum => {
@@ -661,6 +705,9 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
         // d out_j / d x_i = out_j / x_i for j >= i (inputs without zeros)
         GradOp::Cumprod(d) => {
             let (x, out) = (saved(0)?, saved(1)?);
+            if x.compare(CmpOp::Eq, &s(0.0))?.to_vec::<bool>()?.iter().any(|&z| z) {
+                return one(cumprod_backward_with_zeros(g, &x, &out, *d)?);
+            }
             let d = *d as isize;
             let go = mul(g, &out)?;
             let total = go.sum(Some(&[d]), true, None)?;
@@ -703,6 +750,7 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
         }
         // self is overwritten: (0, g) with src's gradient summed to its shape by the engine
         GradOp::Copy => Ok(vec![Some(zeros_like(g)?), Some(g.clone())]),
+        GradOp::Fill(_) => one(zeros_like(g)?),
         // base with a view overwritten: the old base gets g outside the view, the value g inside
         GradOp::CopySlices(rel) => {
             let keep = Tensor::full(g.shape(), Scalar::Float(1.0), g.dtype(), g.device())?;

@@ -79,6 +79,9 @@ pub struct AutogradMeta {
     pub view_base: Option<(Tensor, crate::layout::Layout)>,
     /// A leaf's hooks, run before its gradient is accumulated.
     pub hooks: Vec<(u64, Hook)>,
+    /// Output `i` of a function returning several views (split, unbind): torch refuses
+    /// in-place writes through these, as one node cannot rebase the others.
+    pub multi_output_view: Option<(&'static str, usize)>,
 }
 
 pub fn next_hook_id() -> u64 {
@@ -122,6 +125,9 @@ pub struct Node {
     /// Creation order: a node is always newer than the nodes it points to.
     pub seq: u64,
     name: Cow<'static, str>,
+    /// The name of the torch op a composite recorded here stands for (`VarBackward0` for the
+    /// last node of a variance built from primitives), set once after recording.
+    alias: std::sync::OnceLock<String>,
     pub kind: NodeKind,
     pub next: Vec<Option<Edge>>,
     in_meta: Vec<TensorMeta>,
@@ -136,7 +142,18 @@ static HOOK_ID: AtomicU64 = AtomicU64::new(0);
 
 impl Node {
     pub fn name(&self) -> &str {
-        &self.name
+        self.alias.get().map(String::as_str).unwrap_or(&self.name)
+    }
+    /// Names this node after the composite op it ends (see `alias`); the first name sticks.
+    pub fn set_alias(&self, name: String) {
+        let _ = self.alias.set(name);
+    }
+    /// Records the version saved tensor `i` must have at backward, for an in-place op that
+    /// saved an input it then overwrote (`y.mul_(y)`).
+    pub fn set_saved_version(&self, i: usize, version: u64) {
+        if let Some(saved) = self.saved.lock().as_mut() {
+            saved[i].version = version;
+        }
     }
     pub fn num_outputs(&self) -> usize {
         self.out_meta.len()
@@ -202,6 +219,15 @@ impl Node {
         Ok(s.data.clone())
     }
 
+    /// Fails as torch does once the node's saved state was freed by a backward without
+    /// retain_graph (for rules whose only saved value is a number, kept outside `saved`).
+    pub fn check_not_freed(&self) -> Result<()> {
+        if self.saved.lock().is_none() {
+            return Err(freed_error());
+        }
+        Ok(())
+    }
+
     fn release(&self) {
         *self.saved.lock() = None;
         if let NodeKind::Op(GradOp::Custom(c)) = &self.kind {
@@ -256,6 +282,7 @@ pub fn new_accumulator(leaf: &Tensor) -> Arc<Node> {
     Arc::new(Node {
         seq: SEQ.fetch_add(1, Ordering::Relaxed),
         name: Cow::Borrowed("AccumulateGrad"),
+        alias: std::sync::OnceLock::new(),
         kind: NodeKind::Accumulate(leaf.clone()),
         next: Vec::new(),
         in_meta: Vec::new(),
@@ -285,13 +312,18 @@ pub fn record_named(outputs: &[&Tensor], inputs: &[&Tensor], op: GradOp, save: &
         })
         .collect();
     // Edges first: a leaf's AccumulateGrad node created here must be older than this node.
-    let next: Vec<Option<Edge>> = inputs.iter().map(|t| gradient_edge(t)).collect();
+    let mut next: Vec<Option<Edge>> = inputs.iter().map(|t| gradient_edge(t)).collect();
+    if op.has_wrapped_number_input() {
+        // torch wraps the number in a tensor outside the graph: an edge to nothing
+        next.push(None);
+    }
     let node = Arc::new(Node {
         seq: SEQ.fetch_add(1, Ordering::Relaxed),
         name: match name {
             Some(n) => Cow::Owned(n),
             None => Cow::Borrowed(op.name()),
         },
+        alias: std::sync::OnceLock::new(),
         kind: NodeKind::Op(op),
         next,
         in_meta: inputs.iter().map(|t| TensorMeta::of(t)).collect(),
@@ -318,13 +350,51 @@ fn accumulate_into(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
     Ok(())
 }
 
-/// Makes `g` fit the input it flows into: summed over broadcast dims and cast to its dtype.
-fn validate(g: Tensor, meta: &TensorMeta) -> Result<Tensor> {
-    let g = if g.shape() != meta.shape.as_slice() { g.sum_to_size(&meta.shape)? } else { g };
+/// Makes `g` fit the input it flows into: summed over broadcast dims and cast to its dtype;
+/// a gradient that cannot broadcast to the input is the op's bug, reported as torch does.
+fn validate(g: Tensor, meta: &TensorMeta, node: &Node, i: usize) -> Result<Tensor> {
+    let g = if g.shape() != meta.shape.as_slice() {
+        if !expandable_to(g.shape(), &meta.shape) {
+            return Err(Error::runtime(format!(
+                "Function {} returned an invalid gradient at index {i} - got {} but expected shape compatible with {}",
+                node.name(),
+                crate::shape::fmt_shape(g.shape()),
+                crate::shape::fmt_shape(&meta.shape)
+            )));
+        }
+        g.sum_to_size(&meta.shape)?
+    } else {
+        g
+    };
     if g.dtype() != meta.dtype && meta.dtype.is_float() {
         return g.to_dtype(meta.dtype);
     }
     Ok(g)
+}
+
+/// Whether `target` broadcasts to `shape` (torch's is_expandable_to, read the other way: the
+/// gradient `shape` can be summed down to `target`).
+fn expandable_to(shape: &[usize], target: &[usize]) -> bool {
+    if target.len() > shape.len() {
+        return false;
+    }
+    let lead = shape.len() - target.len();
+    target.iter().zip(&shape[lead..]).all(|(&t, &s)| t == s || t == 1)
+}
+
+/// Runs a hook and checks it kept the gradient's shape.
+fn run_hook(hook: &Hook, g: &Tensor) -> Result<Option<Tensor>> {
+    let new = hook(g)?;
+    if let Some(n) = &new {
+        if n.shape() != g.shape() {
+            return Err(Error::runtime(format!(
+                "hook has changed the size of value: expected {} but got {}",
+                crate::shape::fmt_shape(g.shape()),
+                crate::shape::fmt_shape(n.shape())
+            )));
+        }
+    }
+    Ok(new)
 }
 
 /// `leaf.grad += g` the way torch's AccumulateGrad does it: the first gradient is stored as a
@@ -427,7 +497,7 @@ pub fn run_backward(
             let hooks: Vec<(usize, Hook)> = node.pre_hooks.lock().iter().map(|(s, _, h)| (*s, h.clone())).collect();
             for (slot, hook) in hooks {
                 if let Some(g) = &grads[slot] {
-                    if let Some(new) = hook(g)? {
+                    if let Some(new) = run_hook(&hook, g)? {
                         grads[slot] = Some(new);
                     }
                 }
@@ -451,7 +521,7 @@ pub fn run_backward(
                 if inputs.is_none() {
                     if let Some(mut g) = grads[0].take() {
                         for h in leaf.leaf_hooks() {
-                            if let Some(new) = h(&g)? {
+                            if let Some(new) = run_hook(&h, &g)? {
                                 g = new;
                             }
                         }
@@ -475,7 +545,7 @@ pub fn run_backward(
         }
         for (i, g) in in_grads.into_iter().enumerate() {
             let (Some(edge), Some(g)) = (node.next.get(i).and_then(|e| e.as_ref()), g) else { continue };
-            let g = validate(g, &node.in_meta[i])?;
+            let g = validate(g, &node.in_meta[i], node, i)?;
             let q = Arc::as_ptr(&edge.node);
             let buf = buffers.entry(q).or_insert_with(|| vec![None; edge.node.num_outputs()]);
             accumulate_into(&mut buf[edge.input_nr], g)?;
@@ -540,6 +610,11 @@ pub fn check_inplace(t: &Tensor, is_view_of_leaf: bool) -> Result<()> {
         }
         if is_view_of_leaf {
             return Err(Error::runtime("a view of a leaf Variable that requires grad is being used in an in-place operation."));
+        }
+        if let Some((op, i)) = t.multi_output_view() {
+            return Err(Error::runtime(format!(
+                "Output {i} of {op} is a view and is being modified inplace. This view is the output of a function that returns multiple views. Such functions do not allow the output views to be modified inplace. You should replace the inplace operation by an out-of-place one."
+            )));
         }
     }
     Ok(())

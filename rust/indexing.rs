@@ -279,7 +279,8 @@ pub fn index(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
 
 /// `t[idx] = value` under autograd: (old t, value) -> new t.
 fn index_put_recorded(t: &Tensor, idx: &[TensorIndex], value: Option<&Tensor>, fill: Scalar) -> Result<()> {
-    graph::check_inplace(t, false)?;
+    // a basic index writes through a view of t, as torch's setitem does
+    graph::check_inplace(t, t.is_view_of_leaf() || (t.is_leaf() && !has_advanced(idx)))?;
     let others: Vec<&Tensor> = value.into_iter().collect();
     let v = value.map(|v| v.detach());
     t.rebase(&others, GradOp::IndexPut(idx.to_vec(), has_advanced(idx)), &[], |old| {

@@ -125,7 +125,7 @@ impl Tensor {
     pub fn addmm(&self, mat1: &Tensor, mat2: &Tensor, beta: Scalar, alpha: Scalar) -> Result<Tensor> {
         if graph::needs_grad(&[self, mat1, mat2]) {
             Self::check_mm_args("addmm", mat1, mat2)?;
-            return Self::scaled_sum(self, beta, &mat1.mm(mat2)?, alpha);
+            return Self::scaled_sum(self, beta, &mat1.mm(mat2)?, alpha, "AddmmBackward0");
         }
         Self::check_mm_args("addmm", mat1, mat2)?;
         let shape = [mat1.shape()[0], mat2.shape()[1]];
@@ -192,7 +192,7 @@ impl Tensor {
     /// `baddbmm(self, batch1, batch2, beta, alpha)`.
     pub fn baddbmm(&self, batch1: &Tensor, batch2: &Tensor, beta: Scalar, alpha: Scalar) -> Result<Tensor> {
         if graph::needs_grad(&[self, batch1, batch2]) {
-            return Self::scaled_sum(self, beta, &batch1.bmm(batch2)?, alpha);
+            return Self::scaled_sum(self, beta, &batch1.bmm(batch2)?, alpha, "BaddbmmBackward0");
         }
         Self::check_bmm_args(batch1, batch2)?;
         let shape = [batch1.shape()[0], batch1.shape()[1], batch2.shape()[2]];
@@ -214,7 +214,7 @@ impl Tensor {
     pub fn addbmm(&self, batch1: &Tensor, batch2: &Tensor, beta: Scalar, alpha: Scalar) -> Result<Tensor> {
         if graph::needs_grad(&[self, batch1, batch2]) {
             let p = batch1.bmm(batch2)?.sum(Some(&[0]), false, None)?;
-            return Self::scaled_sum(self, beta, &p, alpha);
+            return Self::scaled_sum(self, beta, &p, alpha, "AddbmmBackward0");
         }
         if batch1.ndim() != 3 {
             return Err(Error::runtime("batch1 must be a 3D tensor"));
@@ -354,7 +354,7 @@ impl Tensor {
     /// `addmv(self, mat, vec, beta, alpha)`.
     pub fn addmv(&self, mat: &Tensor, vec: &Tensor, beta: Scalar, alpha: Scalar) -> Result<Tensor> {
         if graph::needs_grad(&[self, mat, vec]) {
-            return Self::scaled_sum(self, beta, &mat.mv(vec)?, alpha);
+            return Self::scaled_sum(self, beta, &mat.mv(vec)?, alpha, "AddmvBackward0");
         }
         Self::check_addmv_args(self.ndim(), self.numel(), mat, vec)?;
         Self::check_addmv_dtypes(self.dtype(), mat.dtype(), vec.dtype())?;
@@ -392,13 +392,26 @@ impl Tensor {
 
     /// `beta * input + alpha * product` from recording ops (the add*mm family under autograd);
     /// beta = 0 ignores input, NaNs included, as torch.
-    fn scaled_sum(input: &Tensor, beta: Scalar, product: &Tensor, alpha: Scalar) -> Result<Tensor> {
+    /// `beta * input + alpha * product` under autograd, its last node named as torch's fused
+    /// op (`name`).
+    fn scaled_sum(input: &Tensor, beta: Scalar, product: &Tensor, alpha: Scalar, name: &str) -> Result<Tensor> {
         let p = if alpha.to_f64() == 1.0 { product.clone() } else { product.binary(BinaryOp::Mul, &Rhs::Scalar(alpha))? };
-        if beta_is_zero(beta, product.dtype()) {
-            return Ok(p);
+        let out = if beta_is_zero(beta, product.dtype()) {
+            if !graph::needs_grad(&[input]) {
+                return Ok(p);
+            }
+            // input's values are ignored (NaN does not propagate) but it stays in the graph
+            // with a zero gradient, as torch's beta * grad
+            let never = Tensor::zeros(&[], DType::Bool, input.device())?;
+            Tensor::where_(&never, &Rhs::Tensor(input.clone()), &Rhs::Tensor(p))?
+        } else {
+            let i = if beta.to_f64() == 1.0 { input.clone() } else { input.binary(BinaryOp::Mul, &Rhs::Scalar(beta))? };
+            i.add(&p)?
+        };
+        if let Some(f) = out.grad_fn() {
+            f.set_alias(name.to_string());
         }
-        let i = if beta.to_f64() == 1.0 { input.clone() } else { input.binary(BinaryOp::Mul, &Rhs::Scalar(beta))? };
-        i.add(&p)
+        Ok(out)
     }
 
     fn matmul_raw(&self, other: &Tensor) -> Result<Tensor> {

@@ -20,6 +20,9 @@ pub struct TensorImpl {
     layout: Layout,
     dtype: DType,
     requires_grad: AtomicBool,
+    /// A version counter of its own instead of the storage's: `.data` aliases, whose writes
+    /// autograd must not see (torch gives them a fresh counter). Views of them share it.
+    own_version: Option<Arc<std::sync::atomic::AtomicU64>>,
     /// Allocated on first use: most tensors never take part in autograd.
     meta: Mutex<Option<Box<AutogradMeta>>>,
 }
@@ -66,7 +69,32 @@ impl Tensor {
     // ----- construction -------------------------------------------------------------------
 
     pub fn from_parts(storage: Arc<StorageCell>, layout: Layout, dtype: DType) -> Tensor {
-        Tensor(Arc::new(TensorImpl { storage, layout, dtype, requires_grad: AtomicBool::new(false), meta: Mutex::new(None) }))
+        Tensor(Arc::new(TensorImpl { storage, layout, dtype, requires_grad: AtomicBool::new(false), own_version: None, meta: Mutex::new(None) }))
+    }
+
+    /// Same storage and layout as `self`, sharing its version counter.
+    fn alias_layout(&self, layout: Layout) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            storage: self.0.storage.clone(),
+            layout,
+            dtype: self.0.dtype,
+            requires_grad: AtomicBool::new(false),
+            own_version: self.0.own_version.clone(),
+            meta: Mutex::new(None),
+        }))
+    }
+
+    /// `.data`: same data, no history, and a version counter of its own, so writes through
+    /// it do not invalidate what autograd saved.
+    pub fn data_alias(&self) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            storage: self.0.storage.clone(),
+            layout: self.0.layout.clone(),
+            dtype: self.0.dtype,
+            requires_grad: AtomicBool::new(false),
+            own_version: Some(Arc::new(std::sync::atomic::AtomicU64::new(0))),
+            meta: Mutex::new(None),
+        }))
     }
 
     pub fn from_storage(storage: Storage, layout: Layout, dtype: DType) -> Tensor {
@@ -155,7 +183,10 @@ impl Tensor {
         self.0.layout.is_contiguous()
     }
     pub fn version(&self) -> u64 {
-        self.0.storage.version()
+        match &self.0.own_version {
+            Some(v) => v.load(Ordering::Relaxed),
+            None => self.0.storage.version(),
+        }
     }
     pub fn same_storage(&self, other: &Tensor) -> bool {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)
@@ -259,7 +290,7 @@ impl Tensor {
     }
     /// Same data, no history (`detach()`).
     pub fn detach(&self) -> Tensor {
-        Self::from_parts(self.0.storage.clone(), self.0.layout.clone(), self.0.dtype)
+        self.alias_layout(self.0.layout.clone())
     }
     /// `detach_()`: drops this tensor's history in place.
     pub fn detach_(&self) {
@@ -278,7 +309,15 @@ impl Tensor {
     pub fn view_base(&self) -> Option<(Tensor, Layout)> {
         self.read_meta(|m| m.view_base.clone(), None)
     }
-    fn is_view_of_leaf(&self) -> bool {
+    pub fn multi_output_view(&self) -> Option<(&'static str, usize)> {
+        self.read_meta(|m| m.multi_output_view, None)
+    }
+    /// Whether in-place `detach_()` must be refused: torch refuses it on every view; rgrad
+    /// knows a tensor is a view when autograd tracks its base.
+    pub fn is_tracked_view(&self) -> bool {
+        self.read_meta(|m| m.view_base.is_some() || m.is_view_of_leaf, false)
+    }
+    pub(crate) fn is_view_of_leaf(&self) -> bool {
         self.read_meta(|m| m.is_view_of_leaf, false)
     }
     /// A contiguous tensor owning its storage alone (what AccumulateGrad stores as `.grad`).
@@ -356,7 +395,7 @@ impl Tensor {
 
     /// A view over the same storage with another layout, outside autograd (kernels' views).
     pub fn with_layout(&self, layout: Layout) -> Tensor {
-        Self::from_parts(self.0.storage.clone(), layout, self.0.dtype)
+        self.alias_layout(layout)
     }
 
     /// A view made by `f`, recorded for autograd.
@@ -395,7 +434,8 @@ impl Tensor {
     pub fn reshape(&self, shape: &[i64]) -> Result<Tensor> {
         match self.layout().view(shape) {
             Ok(_) => self.view(shape),
-            Err(Error::NotViewable) => self.contiguous()?.view(shape),
+            // torch copies and then views the copy with _unsafe_view
+            Err(Error::NotViewable) => self.contiguous()?.view_op(ViewKind::Reshape("UnsafeViewBackward0"), |l| l.view(shape)),
             Err(e) => Err(e),
         }
     }
@@ -576,13 +616,54 @@ impl Tensor {
                 fmt_shape(sizes)
             )));
         }
+        self.split_views(sizes, d, ("SplitWithSizesBackward0", "SplitWithSizes"))
+    }
+
+    /// Slices of `dim` with the given sizes, named after the torch op that made them.
+    fn split_views(&self, sizes: &[usize], d: usize, name: (&'static str, &'static str)) -> Result<Vec<Tensor>> {
         let mut start = 0i64;
         let mut out = Vec::with_capacity(sizes.len());
-        for &s in sizes {
-            out.push(self.narrow(d as isize, start, s as i64)?);
+        for (i, &s) in sizes.iter().enumerate() {
+            let v = self.view_op(ViewKind::Strided(name.0), |l| l.narrow(d as isize, start, s as i64))?;
+            v.mark_multi_output_view(name.1, i);
+            out.push(v);
             start += s as i64;
         }
         Ok(out)
+    }
+
+    fn mark_multi_output_view(&self, op: &'static str, i: usize) {
+        if self.requires_grad() {
+            self.with_meta(|m| m.multi_output_view = Some((op, i)));
+        }
+    }
+
+    /// The diagonal of the (dim1, dim2) planes as a view, appended as the last dim.
+    pub fn diagonal(&self, offset: i64, dim1: isize, dim2: isize) -> Result<Tensor> {
+        let n = self.ndim();
+        let (d1, d2) = (wrap_dim(dim1, n)?, wrap_dim(dim2, n)?);
+        if d1 == d2 {
+            return Err(Error::runtime(format!("diagonal dimensions cannot be identical {dim1}, {dim2}")));
+        }
+        self.view_op(ViewKind::Strided("DiagonalBackward0"), |l| {
+            let (n1, n2) = (l.shape[d1] as i64, l.shape[d2] as i64);
+            let (s1, s2) = (l.strides[d1], l.strides[d2]);
+            let (len, start) = if offset >= 0 {
+                ((n1.min(n2 - offset)).max(0), offset as isize * s2)
+            } else {
+                (((n1 + offset).min(n2)).max(0), -offset as isize * s1)
+            };
+            let mut shape: Dims = SmallVec::new();
+            let mut strides: SmallVec<[isize; 4]> = SmallVec::new();
+            for i in (0..n).filter(|&i| i != d1 && i != d2) {
+                shape.push(l.shape[i]);
+                strides.push(l.strides[i]);
+            }
+            shape.push(len as usize);
+            strides.push(s1 + s2);
+            let off = if len > 0 { (l.offset as isize + start) as usize } else { l.offset };
+            Ok(Layout::new(shape, strides.into_iter().collect(), off))
+        })
     }
 
     pub fn split(&self, size: usize, dim: isize) -> Result<Vec<Tensor>> {
@@ -602,7 +683,7 @@ impl Tensor {
         if sizes.is_empty() {
             sizes.push(0);
         }
-        self.split_with_sizes(&sizes, dim)
+        self.split_views(&sizes, d, ("SplitBackward0", "Split"))
     }
 
     pub fn chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
@@ -616,7 +697,13 @@ impl Tensor {
 
     pub fn unbind(&self, dim: isize) -> Result<Vec<Tensor>> {
         let d = wrap_dim(dim, self.ndim())?;
-        (0..self.shape()[d]).map(|i| self.select(d as isize, i as i64)).collect()
+        (0..self.shape()[d])
+            .map(|i| {
+                let v = self.view_op(ViewKind::Strided("UnbindBackward0"), |l| l.select(d as isize, i as i64))?;
+                v.mark_multi_output_view("Unbind", i);
+                Ok(v)
+            })
+            .collect()
     }
 
     // ----- copies and casts ---------------------------------------------------------------
@@ -692,6 +779,7 @@ impl Tensor {
         if !DType::can_cast(value.dtype(), self.dtype()) {
             return Err(Error::CannotCast { from: value.dtype().torch_kernel_name(), to: self.dtype().torch_kernel_name() });
         }
+        let version_before = self.version();
         self.copy_raw(&value)?;
         let mut inputs: Vec<&Tensor> = vec![&old];
         inputs.extend_from_slice(others);
@@ -705,6 +793,13 @@ impl Tensor {
             })
             .collect();
         let node = graph::record(&[&value], &inputs, op, &to_save);
+        // An input that aliases self (`y.mul_(y)`) was saved as it was before the write, so
+        // backward must see it changed, as torch reports.
+        for (k, (t, is_out)) in to_save.iter().enumerate() {
+            if !*is_out && !std::ptr::eq(*t, &old) && t.same_storage(self) {
+                node.set_saved_version(k, version_before);
+            }
+        }
         match view_base {
             Some((base, rel)) => {
                 // The write went into the base: its history becomes (old base, new value), and
@@ -745,11 +840,13 @@ impl Tensor {
         self.check_writable()?;
         if graph::is_grad_enabled() && self.requires_grad() {
             graph::check_inplace(self, self.is_view_of_leaf())?;
-            // The old value no longer matters: self becomes a constant.
-            self.storage().fill(self.layout(), self.dtype(), value)?;
-            self.bump_version();
-            self.detach_();
-            return Ok(());
+            // The old value no longer matters: its gradient is zero (torch's FillBackward).
+            let name = if matches!(value, Scalar::Int(0) | Scalar::Bool(false)) || matches!(value, Scalar::Float(f) if f == 0.0) { "ZeroBackward0" } else { "FillBackward2" };
+            return self.rebase(&[], GradOp::Fill(name), &[], |old| {
+                let r = Tensor::empty(old.shape(), old.dtype(), old.device())?;
+                r.storage().fill(r.layout(), r.dtype(), value)?;
+                Ok(r)
+            });
         }
         self.storage().fill(self.layout(), self.dtype(), value)?;
         self.bump_version();
@@ -757,6 +854,10 @@ impl Tensor {
     }
 
     pub fn bump_version(&self) {
+        if let Some(v) = &self.0.own_version {
+            v.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         self.0.storage.bump_version();
     }
 

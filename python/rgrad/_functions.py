@@ -291,11 +291,15 @@ def clamp(input, min=None, max=None, *, out=None):
         r = r._binary("maximum", min)
     if max is not None:
         r = r._binary("minimum", max)
+    if not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        _C._set_grad_fn_name(r, "ClampBackward1")
     return _write_out(r if r is not input else input.clone(), out)
 
 
 def clamp_(self, min=None, max=None):
-    return self.copy_(clamp(self, min, max))
+    # under autograd clamp saves its input, which the copy would then overwrite: clamp a copy
+    src = self.clone() if self.requires_grad and _C.is_grad_enabled() else self
+    return self.copy_(clamp(src, min, max))
 
 
 def isnan(input):

@@ -50,7 +50,10 @@ def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
 
 
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
-    return scatter_(input.clone(), dim, index, src, value=value, reduce=reduce)
+    out = scatter_(input.clone(), dim, index, src, value=value, reduce=reduce)
+    if reduce is None and not isinstance(src if src is not None else value, Tensor):
+        _C._set_grad_fn_name(out, "ScatterBackward1")  # torch's overload for a number
+    return out
 
 
 def scatter_add_(self, dim, index, src):
@@ -177,6 +180,16 @@ def masked_fill_(self, mask, value):
 
 def masked_fill(input, mask, value):
     """Returns input with `value` where `mask` (broadcast to input) is True."""
+    if isinstance(value, Tensor) and value.requires_grad and _C.is_grad_enabled():
+        # a 0-d value tensor gets the gradient of the places it fills, as in torch
+        if value.dim() != 0:
+            raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.dim()} dimension(s).")
+        out = _C._where(mask, value.to(input.dtype), input)
+        if tuple(out.shape) != tuple(input.shape):
+            out = out.expand(*input.shape).clone()
+        _C._set_grad_fn_name(out, "MaskedFillBackward1")
+        return out
     return masked_fill_(input.clone(), mask, value)
 
 
@@ -243,6 +256,14 @@ def broadcast_shapes_(a, b):
 for _f in (where, masked_fill, masked_fill_, masked_select, masked_scatter, masked_scatter_, nonzero, argwhere,
            take, take_along_dim):
     _export(_f)
+
+
+def _where_method(self, condition, y):
+    """``x.where(condition, y)``: x where condition else y."""
+    return _C._where(condition, self, y)
+
+
+Tensor.where = _where_method
 
 
 # ----- joining -------------------------------------------------------------------------------
@@ -440,21 +461,7 @@ def triu_(self, diagonal=0):
 
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """A view of the diagonal over (dim1, dim2), appended as the last dim."""
-    n = input.dim()
-    d1, d2 = _dims(n, dim1), _dims(n, dim2)
-    if d1 == d2:
-        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    shape, strides = list(input.shape), list(input.stride())
-    s1, s2 = strides[d1], strides[d2]
-    if offset >= 0:
-        length = builtins.max(0, builtins.min(shape[d1], shape[d2] - offset))
-        start = offset * s2
-    else:
-        length = builtins.max(0, builtins.min(shape[d1] + offset, shape[d2]))
-        start = -offset * s1
-    keep = [i for i in builtins.range(n) if i not in (d1, d2)]
-    return input.as_strided([shape[i] for i in keep] + [length], [strides[i] for i in keep] + [s1 + s2],
-                            input.storage_offset() + (start if length else 0))
+    return input._diagonal(offset, dim1, dim2)
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):

@@ -404,7 +404,8 @@ def einsum(*args):
         op, ol = _sum_out(op, ol, {l for l in ol if l not in keep and l not in rl})
         result, rl = _contract(result, rl, op, ol, keep)
     result, rl = _sum_out(result, rl, {l for l in rl if l not in out})
-    return result.permute(*[rl.index(l) for l in out])
+    order = [rl.index(l) for l in out]
+    return result if order == sorted(order) else result.permute(*order)
 
 
 # ----- Tensor methods ----------------------------------------------------------------------

@@ -87,6 +87,9 @@ def cpu(self, memory_format=None):
 @_method
 def requires_grad_(self, requires_grad=True):
     """Sets ``requires_grad`` in place (leaves only) and returns self."""
+    if requires_grad and not (self.is_floating_point() or self.is_complex()):
+        # torch words this one differently from the attribute setter
+        raise RuntimeError("only Tensors of floating point dtype can require gradients")
     self.requires_grad = requires_grad
     return self
 
@@ -292,7 +295,7 @@ def dim_order(self):
 
 
 def _get_data(self):
-    return self.detach()
+    return self._data_alias()
 
 
 def _set_data(self, value):

@@ -66,6 +66,14 @@ impl PyNode {
             None => py.None(),
         }
     }
+    /// A custom Function node's saved tensors (its ctx's), as torch exposes them on grad_fn.
+    #[getter]
+    fn saved_tensors(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.node.custom().and_then(|c| c.as_any().downcast_ref::<PyFunctionBackward>()) {
+            Some(f) => Ok(f.ctx.bind(py).getattr("saved_tensors")?.unbind()),
+            None => Err(pyo3::exceptions::PyAttributeError::new_err(format!("'{}' object has no attribute 'saved_tensors'", self.node.name()))),
+        }
+    }
     fn __repr__(&self) -> String {
         format!("<{} object at {:#x}>", self.node.name(), Arc::as_ptr(&self.node) as usize)
     }
@@ -186,6 +194,15 @@ fn _run_backward(
     Ok(PyTuple::new(py, items)?.into_any().unbind())
 }
 
+/// Names the grad_fn of `t`, the last node of a composite op, after the torch op it stands
+/// for (`var` built from primitives reports `VarBackward0`). No-op without a grad_fn.
+#[pyfunction]
+fn _set_grad_fn_name(t: &Bound<'_, PyTensor>, name: String) {
+    if let Some(f) = t.get().inner.grad_fn() {
+        f.set_alias(name);
+    }
+}
+
 #[pyfunction]
 fn is_grad_enabled() -> bool {
     graph::is_grad_enabled()
@@ -213,6 +230,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNode>()?;
     m.add_function(wrap_pyfunction!(_run_backward, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_grad_fn_name, m)?)?;
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_record_function, m)?)?;
     Ok(())

@@ -424,7 +424,11 @@ impl PyTensor {
                     return Err(PyRuntimeError::new_err("assigned grad has data of a different type"));
                 }
                 if g.shape() != self.inner.shape() {
-                    return Err(PyRuntimeError::new_err("assigned grad has data of a different size"));
+                    return Err(PyRuntimeError::new_err(format!(
+                        "attempting to assign a gradient of size '{}' to a tensor of size '{}'. Please ensure that the gradient and the tensor are the same size",
+                        crate::shape::fmt_shape(g.shape()),
+                        crate::shape::fmt_shape(self.inner.shape())
+                    )));
                 }
                 Some(g)
             }
@@ -442,9 +446,16 @@ impl PyTensor {
     fn detach(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
         PyTensor::wrap(py, self.inner.detach())
     }
-    fn detach_<'py>(slf: &Bound<'py, Self>) -> Bound<'py, Self> {
+    fn detach_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        if slf.get().inner.is_tracked_view() {
+            return Err(PyRuntimeError::new_err("Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set as True, gradients are views of DDP buckets, and hence detach_() cannot be called on these gradients. To fix this error, please refer to the Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution."));
+        }
         slf.get().inner.detach_();
-        slf.clone()
+        Ok(slf.clone())
+    }
+    /// `.data`: the same data without history and with its own version counter.
+    fn _data_alias(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
+        PyTensor::wrap(py, self.inner.data_alias())
     }
     /// Registers `hook(grad)` on this tensor's gradient; returns an id for `_remove_hook`.
     fn _register_hook(&self, hook: Py<PyAny>) -> PyResult<u64> {
@@ -541,6 +552,10 @@ impl PyTensor {
     fn expand(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
         let s = sizes_from_args(sizes)?;
         PyTensor::wrap(py, self.inner.expand(&s)?)
+    }
+    #[pyo3(signature = (offset=0, dim1=0, dim2=1))]
+    fn _diagonal(&self, py: Python<'_>, offset: i64, dim1: isize, dim2: isize) -> PyResult<Py<PyTensor>> {
+        PyTensor::wrap(py, self.inner.diagonal(offset, dim1, dim2)?)
     }
     #[pyo3(signature = (size, stride, storage_offset=None))]
     fn as_strided(&self, py: Python<'_>, size: &Bound<'_, PyAny>, stride: &Bound<'_, PyAny>, storage_offset: Option<i64>) -> PyResult<Py<PyTensor>> {

@@ -31,16 +31,19 @@ def _make_grads(outputs, grads, is_grads_batched=False):
         grads = [grads]
     else:
         grads = list(grads)
-    if len(grads) != len(outputs):
+    if len(grads) < len(outputs):
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs" if not grads else
                            f"Mismatch in number of grad_outputs: got {len(grads)} but expected {len(outputs)}")
+    # extra gradients are ignored, as torch zips outputs with grad_outputs
     out = []
     for i, (o, g) in enumerate(zip(outputs, grads)):
         if g is None:
-            if o.requires_grad and o.numel() != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if not o.is_floating_point():
-                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {o.dtype}")
+            # an output outside the graph is reported by the engine ("element i of tensors ...")
+            if o.requires_grad:
+                if o.numel() != 1:
+                    raise RuntimeError("grad can be implicitly created only for scalar outputs")
+                if not o.is_floating_point():
+                    raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {o.dtype}")
             g = ones_like(o)
         elif not isinstance(g, Tensor):
             from .. import tensor
@@ -72,7 +75,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         ins = _tensor_list(inputs)
         if len(ins) == 0:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
         res = _C._run_backward(outputs, grads, retain_graph, create_graph, ins, True)
         for t, g in zip(ins, res):
             if g is None:
@@ -102,6 +105,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     from .. import zeros_like
     outs = _tensor_list(outputs)
     ins = _tensor_list(inputs)
+    if not ins:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
     if allow_unused is None:
         allow_unused = materialize_grads
     grads = _make_grads(outs, grad_outputs)

@@ -1,6 +1,8 @@
 """Grad-mode context managers (also usable as decorators), as ``torch.autograd.grad_mode``."""
 
 import functools
+import inspect
+import sys
 
 from .. import _C
 
@@ -14,21 +16,57 @@ def is_grad_enabled():
 
 
 class _DecoratorContextManager:
-    """A context manager that also decorates functions (and generator functions are not
-    special-cased, as in torch's simple form)."""
+    """A context manager that also decorates functions; a decorated generator function runs
+    each of its steps under the mode, as in torch."""
 
     def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            return self._wrap_generator(func)
+
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             with self.clone():
                 return func(*args, **kwargs)
         return wrapper
 
+    def _wrap_generator(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            gen = func(*args, **kwargs)
+            try:
+                with self.clone():
+                    response = gen.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with self.clone():
+                            gen.close()
+                        raise
+                    except BaseException:
+                        with self.clone():
+                            response = gen.throw(*sys.exc_info())
+                    else:
+                        with self.clone():
+                            response = gen.send(request)
+            except StopIteration as e:
+                return e.value
+        return wrapper
+
     def clone(self):
         return self.__class__()
 
 
-class no_grad(_DecoratorContextManager):
+class _NoParamDecoratorContextManager(_DecoratorContextManager):
+    """Also usable as a bare decorator (``@no_grad`` without parentheses)."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamDecoratorContextManager):
     """Disables gradient recording inside the block (or decorated function).
 
     Example::
@@ -50,7 +88,7 @@ class no_grad(_DecoratorContextManager):
         _C._set_grad_enabled(self.prev)
 
 
-class enable_grad(_DecoratorContextManager):
+class enable_grad(_NoParamDecoratorContextManager):
     """Enables gradient recording inside the block, even within ``no_grad``."""
 
     def __enter__(self):
@@ -65,9 +103,15 @@ class set_grad_enabled(_DecoratorContextManager):
 
     def __init__(self, mode):
         if not isinstance(mode, bool):
-            raise TypeError(f"set_grad_enabled(): argument 'mode' must be bool, not {type(mode).__name__}")
+            raise TypeError(f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, not "
+                            f"{type(mode).__name__}")
         self.mode = mode
         self.prev = _C._set_grad_enabled(mode)
+
+    def __call__(self, func):
+        # used as a decorator, the mode applies to calls only: undo what __init__ set
+        _C._set_grad_enabled(self.prev)
+        return super().__call__(func)
 
     def __enter__(self):
         pass
@@ -76,7 +120,19 @@ class set_grad_enabled(_DecoratorContextManager):
         _C._set_grad_enabled(self.prev)
 
     def clone(self):
-        return self.__class__(self.mode)
+        # a fresh instance set at __enter__ time, not at decoration time
+        return _SetGradEnabledAtEnter(self.mode)
+
+
+class _SetGradEnabledAtEnter:
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        self.prev = _C._set_grad_enabled(self.mode)
+
+    def __exit__(self, *exc):
+        _C._set_grad_enabled(self.prev)
 
 
 _inference = [False]

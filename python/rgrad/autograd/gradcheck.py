@@ -24,18 +24,25 @@ def _numerical_jacobian(fn, inputs, i, eps):
     from .. import no_grad
     x = inputs[i]
     cols = []
-    with no_grad():
-        flat = x.detach().reshape(-1).clone() if not x.is_contiguous() else None
-        for k in range(x.numel()):
-            idx = np.unravel_index(k, tuple(x.shape)) if x.dim() else ()
-            orig = float(x[idx])
-            x[idx] = orig + eps
-            plus = [o.detach().clone().numpy().reshape(-1) for o in _outputs(fn(*inputs))]
-            x[idx] = orig - eps
-            minus = [o.detach().clone().numpy().reshape(-1) for o in _outputs(fn(*inputs))]
-            x[idx] = orig
-            cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]) if plus else np.zeros(0))
-    del flat
+
+    def set_(idx, v):
+        # only the perturbation is hidden from autograd: fn itself may need grad mode
+        # (gradgradcheck's fn calls autograd.grad with create_graph=True)
+        with no_grad():
+            x[idx] = v
+
+    def evaluate():
+        return [o.detach().clone().numpy().reshape(-1) for o in _outputs(fn(*inputs))]
+
+    for k in range(x.numel()):
+        idx = np.unravel_index(k, tuple(x.shape)) if x.dim() else ()
+        orig = float(x[idx])
+        set_(idx, orig + eps)
+        plus = evaluate()
+        set_(idx, orig - eps)
+        minus = evaluate()
+        set_(idx, orig)
+        cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]) if plus else np.zeros(0))
     return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
 
 
@@ -70,7 +77,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     from .._tensor import Tensor
     diff_idx = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not diff_idx:
-        raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of the them "
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of them "
                          "have requires_grad=True.")
     analytical = _analytical_jacobian(func, inputs, diff_idx)
     for j, i in enumerate(diff_idx):

@@ -118,3 +118,26 @@ def test_large_strided_elementwise_matches_numpy():
     np.testing.assert_allclose((r[:, ::2] * r[:, 1::2]).numpy(), a[:, ::2] * a[:, 1::2])
     np.testing.assert_allclose(r.t().exp().numpy(), np.exp(a.T), rtol=3e-7)
     np.testing.assert_allclose(r.sigmoid().numpy(), 1 / (1 + np.exp(-a.astype(np.float64))), rtol=3e-7, atol=1e-30)
+
+
+@pytest.mark.parametrize("name,call", [
+    ("lerp_scalar_low", lambda lib, a, b, c: lib.lerp(a, b, 0.3)),
+    ("lerp_scalar_high", lambda lib, a, b, c: lib.lerp(a, b, 0.8)),
+    ("lerp_tensor", lambda lib, a, b, c: lib.lerp(a, b, c.sigmoid())),
+    ("addcmul", lambda lib, a, b, c: lib.addcmul(a, b, c, value=0.3)),
+    ("addcdiv", lambda lib, a, b, c: lib.addcdiv(a, b, c.exp(), value=-2)),
+    ("addcmul_", lambda lib, a, b, c: a.clone().addcmul_(b, c, value=0.5)),
+    ("addcdiv_", lambda lib, a, b, c: a.clone().addcdiv_(b, c.exp())),
+    ("clamp_min", lambda lib, a, b, c: a.clamp_min(0.1)),
+    ("clamp_max_", lambda lib, a, b, c: a.clone().clamp_max_(b)),
+])
+def test_composite_pointwise_match_torch(name, call):
+    rng = np.random.default_rng(0)
+    arrs = [rng.standard_normal((4, 5)) for _ in range(3)]
+    got = call(rgrad, *[rgrad.from_numpy(x) for x in arrs])
+    want = call(torch, *[torch.from_numpy(x) for x in arrs])
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+    if name == "lerp_scalar_high":
+        # weight 1 reproduces `end` exactly, as torch's two-sided formula does
+        e = rgrad.from_numpy(arrs[1])
+        np.testing.assert_array_equal(rgrad.lerp(rgrad.from_numpy(arrs[0]), e, 1.0).numpy(), arrs[1])

@@ -1,6 +1,8 @@
 """Top-level functions (``rgrad.add``, ``rgrad.exp``, ``rgrad.reshape``, ...) and the matching
 Tensor methods. Each is a thin call into a Rust kernel entry point."""
 
+import builtins
+
 from . import _C
 
 Tensor = _C.Tensor
@@ -328,8 +330,31 @@ def isfinite(input):
 
 
 def lerp(input, end, weight):
-    """input + weight * (end - input)."""
-    return input + weight * (end - input)
+    """input + weight * (end - input), rounded as torch computes it: from `end` when
+    |weight| >= 0.5, so weight 1 gives `end` exactly."""
+    diff = end - input
+    if isinstance(weight, Tensor):
+        from ._indexing_ops import where
+        return where(weight.abs() < 0.5, input + weight * diff, end - diff * (1 - weight))
+    return input + weight * diff if builtins.abs(weight) < 0.5 else end - diff * (1 - weight)
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    """input + value * tensor1 * tensor2."""
+    return _write_out(input + value * tensor1 * tensor2 if value != 1 else input + tensor1 * tensor2, out)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    """input + value * tensor1 / tensor2."""
+    return _write_out(input + value * tensor1 / tensor2 if value != 1 else input + tensor1 / tensor2, out)
 
 
 def hypot(input, other):
@@ -412,8 +437,8 @@ def positive(input):
     return input
 
 
-for _f in (clamp, isnan, isinf, isposinf, isneginf, isfinite, lerp, hypot, fmax, fmin, nan_to_num, isclose,
-           allclose, equal, logit, round, positive):
+for _f in (clamp, clamp_min, clamp_max, addcmul, addcdiv, isnan, isinf, isposinf, isneginf, isfinite, lerp, hypot,
+           fmax, fmin, nan_to_num, isclose, allclose, equal, logit, round, positive):
     _export(_f.__name__, _f)
     setattr(Tensor, _f.__name__, _f)
 for _n, _f in (("clip", clamp), ("clamp_", clamp_), ("clip_", clamp_), ("nan_to_num_", nan_to_num_),
@@ -428,3 +453,7 @@ def _lerp_(self, end, weight):
 
 
 Tensor.lerp_ = _lerp_
+Tensor.clamp_min_ = lambda self, min: clamp_(self, min=min)
+Tensor.clamp_max_ = lambda self, max: clamp_(self, max=max)
+Tensor.addcmul_ = lambda self, tensor1, tensor2, *, value=1: self.copy_(addcmul(self, tensor1, tensor2, value=value))
+Tensor.addcdiv_ = lambda self, tensor1, tensor2, *, value=1: self.copy_(addcdiv(self, tensor1, tensor2, value=value))

@@ -178,7 +178,7 @@ def count_nonzero(input, dim=None):
 
 def logsumexp(input, dim, keepdim=False, *, out=None):
     """log(sum(exp(input))) over `dim`, without overflow."""
-    return _write_out(_C._reduce(input, "logsumexp", dim, keepdim), out)
+    return _write_out(_named(_C._reduce(input, "logsumexp", dim, keepdim), "LogsumexpBackward0"), out)
 
 
 _export(count_nonzero)
@@ -213,7 +213,12 @@ def _moments(name, std, with_mean):
             warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
                           "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=2)
         r = _C._var(input, dim, c, keepdim, std, with_mean)
-        return tuple(r) if with_mean else _write_out(r, out)
+        if with_mean:
+            return _named(r[0], node + "MeanBackward0"), r[1]
+        return _write_out(_named(r, node + "Backward0"), out)
+
+    # torch's node names; the Rust op is composed from primitives, so its node is renamed
+    node = name.split("_")[0].capitalize()
 
     fn.__doc__ = f"{name} over `dim` with `correction` (1 by default; unbiased=False means 0)."
     return _numpy_names(fn)
@@ -223,6 +228,13 @@ _export(_moments("var", False, False), "var")
 _export(_moments("std", True, False), "std")
 _export(_moments("var_mean", False, True), "var_mean", method=False)
 _export(_moments("std_mean", True, True), "std_mean", method=False)
+
+
+def _named(t, name):
+    """Gives a composite op's result torch's node name (what `grad_fn.name()` shows)."""
+    if t.grad_fn is not None:
+        _C._set_grad_fn_name(t, name)
+    return t
 
 
 # ----- norms ---------------------------------------------------------------------------------
@@ -236,7 +248,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
         if p == "nuc":
             raise NotImplementedError("rgrad: the nuclear norm (p='nuc') is not implemented")
         raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
-    return _write_out(_C._norm(input, builtins.float(p), dim, keepdim, dtype), out)
+    return _write_out(_named(_C._norm(input, builtins.float(p), dim, keepdim, dtype), "LinalgVectorNormBackward0"), out)
 
 
 _export(norm)

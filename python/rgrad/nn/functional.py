@@ -115,10 +115,14 @@ def _pad_mirror(input, spec, mode):
                            f"non-zero dimensions for input, but got: {list(shape)}")
     if input.dtype == _C.bool:
         raise NotImplementedError(f"\"{_KERNELS[mode]}{k}d\" not implemented for 'Bool'")
-    for d, left, right in spec:
-        n = shape[d]
-        if n + left + right < 1:
-            raise RuntimeError(f"input (W: {n}) is too small. Calculated output W: {n + left + right}")
+    out_sizes = [(shape[d], shape[d] + left + right) for d, left, right in reversed(spec)]
+    if any(o < 1 for _, o in out_sizes):
+        if k == 1:
+            raise RuntimeError(f"input (W: {out_sizes[0][0]}) is too small. Calculated output W: {out_sizes[0][1]}")
+        names = "DHW"[3 - k:]
+        got = " ".join(f"{c}: {o}" for c, (_, o) in zip(names, out_sizes))
+        had = ", ".join(f"{c}: {n}" for c, (n, _) in zip(names, out_sizes))
+        raise RuntimeError(f"Calculated output {got} must be >= 1 in every dimension (input {had})")
     out = input
     for d, left, right in spec:
         n = shape[d]

@@ -128,7 +128,8 @@ def _extreme(kernel, is_max):
             return input._binary("maximum" if is_max else "minimum", other if other is not None else dim)
         if dim is None:
             return _write_out(_C._reduce(input, kernel, None, keepdim), out)
-        return getattr(return_types, kernel)(*_C._max_dim(input, dim, keepdim, is_max))
+        values, indices = _C._max_dim(input, dim, keepdim, is_max)
+        return getattr(return_types, kernel)(values if is_max else _named(values, "MinBackward0"), indices)
 
     fn.__doc__ = (f"{kernel}(input): the {kernel}imum as a 0-d tensor; {kernel}(input, dim, keepdim=False): "
                   f"(values, indices); {kernel}(input, other): elementwise {kernel}imum.")
@@ -187,6 +188,11 @@ _export(_numpy_names(logsumexp), "logsumexp")
 
 def aminmax(input, *, dim=None, keepdim=False):
     """(min, max) over `dim` (all dims when None)."""
+    if input.requires_grad and _C.is_grad_enabled():
+        # the fused kernel records no backward; amin/amax share the gradient among ties as torch's does
+        dims = dim if dim is not None else ()
+        return return_types.aminmax(_named(amin(input, dims, keepdim), "AminmaxBackward0"),
+                                    _named(amax(input, dims, keepdim), "AminmaxBackward0"))
     return return_types.aminmax(*_C._aminmax(input, dim, keepdim))
 
 

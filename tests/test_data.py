@@ -247,3 +247,20 @@ def test_random_split(lengths):
     assert [list(s.indices) for s in again] == [list(s.indices) for s in rs]
     with pytest.raises(ValueError, match="Sum of input lengths does not equal the length of the input dataset!"):
         rdata.random_split(ds, [3, 3])
+
+
+@requires_torch
+def test_weighted_random_sampler_frequencies_and_errors():
+    w = [0.0, 1.0, 3.0, 6.0]
+    s = rgrad.utils.data.WeightedRandomSampler(w, 20_000, generator=rgrad.Generator().manual_seed(0))
+    draws = np.array(list(s))
+    assert len(s) == 20_000 and draws.shape == (20_000,)
+    np.testing.assert_allclose(np.bincount(draws, minlength=4) / draws.size, np.array(w) / 10, atol=0.015)
+    distinct = list(rgrad.utils.data.WeightedRandomSampler(w, 3, replacement=False))
+    assert sorted(distinct) == [1, 2, 3]
+    for bad in [dict(num_samples=0), dict(num_samples=2, replacement=1)]:
+        with pytest.raises(ValueError) as want:
+            torch.utils.data.WeightedRandomSampler(w, **bad)
+        with pytest.raises(ValueError) as got:
+            rgrad.utils.data.WeightedRandomSampler(w, **bad)
+        assert str(got.value) == str(want.value)

@@ -324,6 +324,9 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
     let g = grads[0].as_ref().expect("engine materialises output gradients");
     let saved = |i: usize| node.saved(i);
     let one = |x: Tensor| Ok(vec![Some(x)]);
+    // Whether input i takes a gradient (it has an edge): the expensive rules skip the others, as
+    // torch's `needs_input_grad` does (a first Linear layer never computes d input).
+    let wants = |i: usize| node.next.get(i).is_none_or(|e| e.is_some());
     match op {
         GradOp::Unary(u) => {
             let r = match u {
@@ -627,7 +630,9 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
         // C = AB: dA = dC B^T, dB = A^T dC
         GradOp::Mm | GradOp::Bmm => {
             let (a, b) = (saved(0)?, saved(1)?);
-            Ok(vec![Some(g.matmul(&b.transpose(-1, -2)?)?), Some(a.transpose(-1, -2)?.matmul(g)?)])
+            let ga = if wants(0) { Some(g.matmul(&b.transpose(-1, -2)?)?) } else { None };
+            let gb = if wants(1) { Some(a.transpose(-1, -2)?.matmul(g)?) } else { None };
+            Ok(vec![ga, gb])
         }
         // y = A x: dA = dy x^T, dx = A^T dy
         GradOp::Mv => {
@@ -651,11 +656,19 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
             if b.ndim() == 1 {
                 g2 = g2.unsqueeze(-1)?;
             }
-            let ga = g2.matmul(&b2.transpose(-1, -2)?)?;
-            let gb = a2.transpose(-1, -2)?.matmul(&g2)?;
-            let ga = if a.ndim() == 1 { ga.sum_to_size(&[1, a.shape()[0]])?.reshape(&[-1])? } else { ga };
-            let gb = if b.ndim() == 1 { gb.sum_to_size(&[b.shape()[0], 1])?.reshape(&[-1])? } else { gb };
-            Ok(vec![Some(ga), Some(gb)])
+            let ga = if wants(0) {
+                let ga = g2.matmul(&b2.transpose(-1, -2)?)?;
+                Some(if a.ndim() == 1 { ga.sum_to_size(&[1, a.shape()[0]])?.reshape(&[-1])? } else { ga })
+            } else {
+                None
+            };
+            let gb = if wants(1) {
+                let gb = a2.transpose(-1, -2)?.matmul(&g2)?;
+                Some(if b.ndim() == 1 { gb.sum_to_size(&[b.shape()[0], 1])?.reshape(&[-1])? } else { gb })
+            } else {
+                None
+            };
+            Ok(vec![ga, gb])
         }
         // every input element contributes once
         GradOp::Sum(shape, dims, keepdim) => {

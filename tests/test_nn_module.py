@@ -158,6 +158,10 @@ def test_repr_matches_torch():
 
 
 def test_forward_and_grads_match_torch():
+    # seeded: with unseeded weights about 1 draw in 15 puts a float32 rounding difference of a
+    # large-gradient layer just over the fixed atol
+    rgrad.manual_seed(0)
+    torch.manual_seed(0)
     r, t = make_net(rgrad), make_net(torch)
     copy_weights(r, t)
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)

@@ -26,6 +26,8 @@ pub enum GradOp {
     Reversed(BinaryOp, Scalar),
     /// A dtype conversion (`to`, `float()`, ...).
     ToDtype(DType),
+    /// A move from the given device (`to(device)`, `cuda()`, `cpu()`).
+    ToDevice(crate::device::Device),
     Clone,
     /// view/reshape/flatten/squeeze/unsqueeze: only the shape changes.
     Reshape(Dims, &'static str),
@@ -63,6 +65,8 @@ pub enum GradOp {
     Mean(Dims, Option<Vec<usize>>, bool),
     /// `prod(dims, keepdim)`; saved: [x, out].
     Prod(Dims, Option<Vec<usize>>, bool),
+    /// The 2-norm over dims; saved: [x, out].
+    Norm2(Option<Vec<usize>>, bool),
     /// cumsum along a dim.
     Cumsum(usize),
     /// cumprod along a dim; saved: [x, out].
@@ -180,7 +184,7 @@ impl GradOp {
                 B::Atan2 => "Atan2Backward0",
                 _ => "NotImplemented",
             },
-            GradOp::ToDtype(_) => "ToCopyBackward0",
+            GradOp::ToDtype(_) | GradOp::ToDevice(_) => "ToCopyBackward0",
             GradOp::Clone => "CloneBackward0",
             GradOp::Reshape(_, name) | GradOp::Permute(_, name) | GradOp::ViewOf(_, _, name) => name,
             GradOp::Expand(_) => "ExpandBackward0",
@@ -203,6 +207,7 @@ impl GradOp {
             GradOp::Mean(..) => "MeanBackward1",
             GradOp::Prod(_, None, _) => "ProdBackward0",
             GradOp::Prod(..) => "ProdBackward1",
+            GradOp::Norm2(..) => "LinalgVectorNormBackward0",
             GradOp::Cumsum(_) => "CumsumBackward0",
             GradOp::Cumprod(_) => "CumprodBackward0",
             GradOp::Extreme(_, _, name) | GradOp::IndexedReduce(_, _, _, name) => name,
@@ -566,6 +571,8 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
         }
         // the engine casts back to the input's dtype
         GradOp::ToDtype(from) => one(g.to_dtype(*from)?),
+        // d(to(device))/dx moves the gradient back.
+        GradOp::ToDevice(from) => one(g.to_device(*from)?),
         GradOp::Clone => one(g.clone()),
         GradOp::Reshape(shape, _) => one(g.reshape(&i64s(shape))?),
         GradOp::Permute(inverse, _) => {
@@ -682,6 +689,16 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
             };
             let g = unsqueeze_dims(g, dims, *keepdim, shape.len())?;
             one(muls(&g.expand(&i64s(shape))?, 1.0 / n as f64)?)
+        }
+        // d ||x|| / dx = x / ||x||, taken as 0 where the norm is 0 (torch's subgradient)
+        GradOp::Norm2(dims, keepdim) => {
+            let (x, out) = (saved(0)?, saved(1)?);
+            let ndim = x.ndim();
+            let g = unsqueeze_dims(g, dims, *keepdim, ndim)?;
+            let out = unsqueeze_dims(&out, dims, *keepdim, ndim)?;
+            let zero = out.compare(CmpOp::Eq, &s(0.0))?;
+            let scale = Tensor::where_(&zero, &s(0.0), &t(&div(&g, &out)?))?;
+            one(mul(&x, &scale)?)
         }
         // d prod / dx_i = product of the other elements: out / x_i without zeros; with one zero
         // in a slice only the zero's place gets the product of the rest; with two, nothing

@@ -66,6 +66,22 @@ impl DType {
     }
 
     /// The scalar-type name that torch's kernel errors print (`not implemented for 'Long'`).
+    /// The C++ scalar type name some of torch's messages print (`float != double`).
+    pub fn cpp_name(self) -> &'static str {
+        match self {
+            DType::Bool => "bool",
+            DType::U8 => "unsigned char",
+            DType::I8 => "signed char",
+            DType::I16 => "short int",
+            DType::I32 => "int",
+            DType::I64 => "long int",
+            DType::F16 => "c10::Half",
+            DType::BF16 => "c10::BFloat16",
+            DType::F32 => "float",
+            DType::F64 => "double",
+        }
+    }
+
     pub fn torch_kernel_name(self) -> &'static str {
         match self {
             DType::Bool => "Bool",

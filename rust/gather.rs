@@ -351,7 +351,7 @@ impl Tensor {
                 flat.push(c[i]);
             }
         }
-        Tensor::from_vec(flat, &[n, nd])
+        Tensor::from_vec(flat, &[n, nd])?.to_device(self.device())
     }
 }
 

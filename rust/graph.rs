@@ -77,6 +77,9 @@ pub struct AutogradMeta {
     /// For a view: its base and its layout over the (contiguous) base's elements, so in-place
     /// writes through the view update the base's history (torch's CopySlices).
     pub view_base: Option<(Tensor, crate::layout::Layout)>,
+    /// The storage version the view's history was made at: a write to the base after it
+    /// makes the view's grad_fn stale, and it is rebuilt from the base's (torch's rule).
+    pub view_version: Option<u64>,
     /// A leaf's hooks, run before its gradient is accumulated.
     pub hooks: Vec<(u64, Hook)>,
     /// Output `i` of a function returning several views (split, unbind): torch refuses
@@ -105,11 +108,12 @@ pub enum NodeKind {
 pub struct TensorMeta {
     pub shape: SmallVec<[usize; 4]>,
     pub dtype: DType,
+    pub device: crate::device::Device,
 }
 
 impl TensorMeta {
     fn of(t: &Tensor) -> Self {
-        TensorMeta { shape: SmallVec::from_slice(t.shape()), dtype: t.dtype() }
+        TensorMeta { shape: SmallVec::from_slice(t.shape()), dtype: t.dtype(), device: t.device() }
     }
 }
 
@@ -536,7 +540,7 @@ pub fn run_backward(
         for (slot, g) in grads.iter_mut().enumerate() {
             if g.is_none() {
                 let m = &node.out_meta[slot];
-                *g = Some(Tensor::zeros(&m.shape, m.dtype, crate::device::Device::Cpu)?);
+                *g = Some(Tensor::zeros(&m.shape, m.dtype, m.device)?);
             }
         }
         let in_grads = crate::backprop::backward(op, node, &grads)?;

@@ -294,6 +294,10 @@ fn index_put_recorded(t: &Tensor, idx: &[TensorIndex], value: Option<&Tensor>, f
 }
 
 fn index_raw(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
+    if t.device() != Device::Cpu && has_advanced(idx) {
+        // Gathered on a host copy; the result goes back to t's device.
+        return index_raw(&t.to_device(Device::Cpu)?, idx)?.to_device(t.device());
+    }
     let r = resolve(t, idx)?;
     if r.advanced.is_empty() {
         return Ok(r.view);
@@ -332,6 +336,13 @@ pub fn index_put(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> 
 }
 
 fn index_put_raw(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> {
+    if t.device() != Device::Cpu && has_advanced(idx) {
+        // Written into a host copy, which then replaces t's elements on its device.
+        t.check_writable()?;
+        let host = t.to_device(Device::Cpu)?;
+        index_put_raw(&host, idx, &value.to_device(Device::Cpu)?)?;
+        return t.copy_(&host.to_device(t.device())?);
+    }
     let r = resolve(t, idx)?;
     if r.advanced.is_empty() {
         return r.view.copy_(value);

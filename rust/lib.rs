@@ -15,6 +15,7 @@ pub mod dtype;
 pub mod error;
 pub mod gather;
 pub mod generator;
+pub mod gpu;
 pub mod graph;
 pub mod indexing;
 pub mod layout;

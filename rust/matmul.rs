@@ -13,21 +13,6 @@ use crate::graph::{self, Save};
 use crate::tensor::{Rhs, Tensor};
 use smallvec::SmallVec;
 
-/// The C++ scalar type names that some of torch's dtype messages print (`float != double`).
-fn cpp_name(d: DType) -> &'static str {
-    match d {
-        DType::Bool => "bool",
-        DType::U8 => "unsigned char",
-        DType::I8 => "signed char",
-        DType::I16 => "short int",
-        DType::I32 => "int",
-        DType::I64 => "long int",
-        DType::F16 => "c10::Half",
-        DType::BF16 => "c10::BFloat16",
-        DType::F32 => "float",
-        DType::F64 => "double",
-    }
-}
 
 /// torch's `"op" not implemented for 'Bool'` (a NotImplementedError).
 fn no_bool(op: &str, d: DType) -> Result<()> {
@@ -113,8 +98,8 @@ impl Tensor {
         if self.dtype() != mat2.dtype() {
             return Err(Error::runtime(format!(
                 "expected m1 and m2 to have the same dtype, but got: {} != {}",
-                cpp_name(self.dtype()),
-                cpp_name(mat2.dtype())
+                self.dtype().cpp_name(),
+                mat2.dtype().cpp_name()
             )));
         }
         no_bool("addmm_impl_cpu_", self.dtype())?;
@@ -200,9 +185,9 @@ impl Tensor {
         if self.dtype() != batch1.dtype() {
             return Err(Error::runtime(format!(
                 "Input dtypes must be the same, got: input {}, batch1: {}, batch2: {}",
-                cpp_name(self.dtype()),
-                cpp_name(batch1.dtype()),
-                cpp_name(batch2.dtype())
+                self.dtype().cpp_name(),
+                batch1.dtype().cpp_name(),
+                batch2.dtype().cpp_name()
             )));
         }
         Self::check_scalar_type(batch1.dtype(), batch2.dtype())?;

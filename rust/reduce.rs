@@ -496,7 +496,7 @@ impl Tensor {
     /// unique / unique_consecutive: (values, inverse, counts), flattened when `dim` is None,
     /// else unique slices along `dim`. Values come out sorted unless `consecutive`.
     pub fn unique(&self, dim: Option<isize>, consecutive: bool) -> Result<(Tensor, Tensor, Tensor)> {
-        let long = |v: Vec<i64>, shape: &[usize]| Tensor::from_vec(v, shape);
+        let long = |v: Vec<i64>, shape: &[usize]| Tensor::from_vec(v, shape)?.to_device(self.device());
         let Some(dim) = dim else {
             let flat = self.reshape(&[-1])?.contiguous()?;
             let g = flat.storage().unique_rows(flat.layout(), flat.dtype(), flat.numel(), 1, consecutive)?;

@@ -139,9 +139,10 @@ impl Tensor {
             return untracked(|| self.vector_norm(p, dims, keepdim, dtype));
         }
         if p == 2.0 {
-            // sqrt(sum x^2); its gradient x / norm is what torch gives (0 at the origin aside)
-            let n = x.binary(BinaryOp::Mul, &Rhs::Tensor(x.clone()))?.sum(dims, keepdim, None)?.unary(UnaryOp::Sqrt)?;
-            return Ok(n);
+            let out = untracked(|| x.vector_norm(p, dims, keepdim, None))?;
+            let dl = dim_list(dims, x.ndim())?;
+            graph::record(&[&out], &[&x], GradOp::Norm2(dl, keepdim), &[(&x, false), (&out, true)]);
+            return Ok(out);
         }
         if p == 1.0 {
             return a.sum(dims, keepdim, None);

@@ -102,6 +102,9 @@ impl Tensor {
     }
 
     pub fn empty(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        if dtype == DType::F64 && device != Device::Cpu {
+            return Err(crate::gpu::launch::float64_error());
+        }
         let n = checked_numel(shape)?;
         let nbytes = n.checked_mul(dtype.size()).ok_or_else(|| Error::runtime("Storage size calculation overflowed"))?;
         Ok(Self::from_storage(Storage::alloc(device, nbytes)?, Layout::contiguous(shape), dtype))
@@ -116,7 +119,12 @@ impl Tensor {
     pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         if device == Device::Cpu {
             let n = checked_numel(shape)?;
-            let buf = crate::cpu::CpuBuffer::zeroed(n * dtype.size());
+            let nbytes = n * dtype.size();
+            let buf = crate::cpu::CpuBuffer::try_zeroed(nbytes).ok_or_else(|| {
+                Error::runtime(format!(
+                    "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: you tried to allocate {nbytes} bytes."
+                ))
+            })?;
             return Ok(Self::from_storage(Storage::Cpu(buf), Layout::contiguous(shape), dtype));
         }
         Self::full(shape, Scalar::Int(0), dtype, device)
@@ -191,6 +199,11 @@ impl Tensor {
     pub fn same_storage(&self, other: &Tensor) -> bool {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)
     }
+    /// Identity of this tensor (not of its storage): equal for clones of one handle.
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     pub fn same_tensor(&self, other: &Tensor) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
@@ -224,7 +237,25 @@ impl Tensor {
         }
     }
     pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.refresh_view_history();
         self.read_meta(|m| m.grad_fn.clone(), None)
+    }
+
+    /// A view whose base was written in place since the view's history was recorded reads
+    /// the base's new values, so its history becomes a view of the base's new history.
+    fn refresh_view_history(&self) {
+        let stale = self.read_meta(|m| m.view_version.is_some_and(|v| v != self.version()), false);
+        if !stale {
+            return;
+        }
+        let version = self.version();
+        if let Some((base, rel)) = self.view_base() {
+            if base.requires_grad() {
+                let base_shape: Dims = SmallVec::from_slice(base.shape());
+                graph::record(&[self], &[&base], GradOp::ViewOf(base_shape, rel, "AsStridedBackward0"), &[]);
+            }
+        }
+        self.with_meta(|m| m.view_version = Some(version));
     }
     pub fn output_nr(&self) -> usize {
         self.read_meta(|m| m.output_nr, 0)
@@ -420,7 +451,12 @@ impl Tensor {
             let off = out.offset().checked_sub(base.offset());
             if let Some(off) = off {
                 let rel = Layout::new(SmallVec::from_slice(out.shape()), SmallVec::from_slice(out.strides()), off);
-                out.with_meta(|m| m.view_base = Some((base, rel)));
+                let tracked = base.requires_grad();
+                let version = out.version();
+                out.with_meta(|m| {
+                    m.view_base = Some((base, rel));
+                    m.view_version = tracked.then_some(version);
+                });
             }
         }
         Ok(out)
@@ -588,6 +624,10 @@ impl Tensor {
         }
         let s: Vec<usize> = src.iter().map(|&d| wrap_dim(d, n)).collect::<Result<_>>()?;
         let d: Vec<usize> = dst.iter().map(|&d| wrap_dim(d, n)).collect::<Result<_>>()?;
+        if n == 0 {
+            // a 0-d tensor has only "dim 0" (as -1 or 0), which stays where it is
+            return Ok(self.clone());
+        }
         let mut order: Vec<isize> = vec![-1; n];
         for (&si, &di) in s.iter().zip(&d) {
             if order[di] != -1 {
@@ -735,6 +775,34 @@ impl Tensor {
         graph::recorded(&[self], &[], || GradOp::ToDtype(from), || self.copy_as(dtype))
     }
 
+    /// `to(device)`: self when already there; the gradient flows back to the source device.
+    pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        let from = self.device();
+        graph::recorded(&[self], &[], || GradOp::ToDevice(from), || self.copy_to_device(device))
+    }
+
+    /// A contiguous copy on `device`. int64 goes to the GPU only when every value fits in the
+    /// 32 bits its kernels compute in.
+    fn copy_to_device(&self, device: Device) -> Result<Tensor> {
+        if device != Device::Cpu && self.dtype() == DType::F64 {
+            return Err(crate::gpu::launch::float64_error());
+        }
+        let bytes = self.to_bytes()?;
+        if device != Device::Cpu && self.dtype() == DType::I64 {
+            let mut vals = bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8-byte chunk")));
+            if let Some(v) = vals.find(|&v| i32::try_from(v).is_err()) {
+                return Err(Error::runtime(format!(
+                    "value {v} cannot be moved to the GPU: rgrad's GPU backend computes int64 tensors in 32 bits, so their values must lie in [-2147483648, 2147483647]"
+                )));
+            }
+        }
+        let storage = Storage::from_host_bytes(device, &bytes)?;
+        Ok(Self::from_storage(storage, Layout::contiguous(self.shape()), self.dtype()))
+    }
+
     /// `copy_(src)`: broadcasts and casts src into self.
     pub fn copy_(&self, src: &Tensor) -> Result<()> {
         if graph::needs_grad(&[self, src]) {
@@ -814,6 +882,8 @@ impl Tensor {
                 graph::record(&[&base], &[&base_hist, &value], GradOp::CopySlices(rel.clone()), &[]);
                 let base_shape: Dims = SmallVec::from_slice(base.shape());
                 graph::record(&[self], &[&base], GradOp::ViewOf(base_shape, rel, "AsStridedBackward0"), &[]);
+                let version = self.version();
+                self.with_meta(|m| m.view_version = Some(version));
             }
             None => self.set_grad_fn(Some(node), 0),
         }
@@ -948,9 +1018,7 @@ impl Tensor {
 
     fn any_zero(&self) -> Result<bool> {
         let b = self.compare(CmpOp::Eq, &Rhs::Scalar(Scalar::Int(0)))?;
-        let b = b.contiguous()?;
-        let buf = b.storage().as_cpu().ok_or_else(|| Error::runtime("any_zero on a non-CPU tensor"))?;
-        Ok(buf.bytes()[b.offset()..b.offset() + b.numel()].iter().any(|&x| x != 0))
+        Ok(b.to_bytes()?.iter().any(|&x| x != 0))
     }
 
     /// What a binary op's rule reads: inputs (self, rhs) and, for pow, the output.
@@ -972,8 +1040,58 @@ impl Tensor {
         }
     }
 
+    /// torch's refusal of ops on dtypes it has no kernel for: `"fmod_cpu" not implemented for
+    /// 'Bool'`.
+    fn binary_unsupported(op: BinaryOp, dtype: DType, tensor_rhs: bool) -> Result<()> {
+        use BinaryOp::*;
+        let kernel = match (op, dtype) {
+            (Pow, DType::Bool) if tensor_rhs => "pow",
+            (Fmod, DType::Bool) => "fmod_cpu",
+            (Remainder, DType::Bool) => "remainder_cpu",
+            (FloorDiv, DType::Bool) => "div_floor_cpu",
+            (BitAnd, d) if d.is_float() => "bitwise_and_cpu",
+            (BitOr, d) if d.is_float() => "bitwise_or_cpu",
+            (BitXor, d) if d.is_float() => "bitwise_xor_cpu",
+            (Shl, d) if d.is_float() => "lshift_cpu",
+            (Shr, d) if d.is_float() => "rshift_cpu",
+            _ => return Ok(()),
+        };
+        Err(Self::not_implemented_for(kernel, dtype))
+    }
+
+    fn unary_unsupported(op: UnaryOp, dtype: DType) -> Result<()> {
+        use UnaryOp::*;
+        let kernel = match (op, dtype) {
+            (Relu, DType::Bool) => {
+                return Err(Error::Msg { kind: crate::error::ErrorKind::NotImplemented, msg: "Boolean inputs not supported for relu".into() })
+            }
+            (Neg, DType::Bool) => {
+                return Err(Error::Msg {
+                    kind: crate::error::ErrorKind::NotImplemented,
+                    msg: "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
+                })
+            }
+            (Abs, DType::Bool) => "abs_cpu",
+            (Floor, DType::Bool) => "floor_vml_cpu",
+            (Ceil, DType::Bool) => "ceil_vml_cpu",
+            (Trunc, DType::Bool) => "trunc_vml_cpu",
+            (Frac, d) if !d.is_float() => "frac_cpu",
+            (BitNot, d) if d.is_float() => "bitwise_not_cpu",
+            _ => return Ok(()),
+        };
+        Err(Self::not_implemented_for(kernel, dtype))
+    }
+
+    fn not_implemented_for(kernel: &str, dtype: DType) -> Error {
+        Error::Msg {
+            kind: crate::error::ErrorKind::NotImplemented,
+            msg: format!("\"{kernel}\" not implemented for '{}'", dtype.torch_kernel_name()),
+        }
+    }
+
     fn binary_raw(&self, op: BinaryOp, rhs: &Rhs) -> Result<Tensor> {
         let dtype = Self::compute_dtype(op, self.result_dtype(rhs));
+        Self::binary_unsupported(op, dtype, matches!(rhs, Rhs::Tensor(_)))?;
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
         Self::check_int_division(op, dtype, rhs)?;
         self.elementwise2(rhs, dtype, dtype, |a, la, b, out, lo| a.binary(op, la, b, out, lo, dtype))
@@ -987,6 +1105,7 @@ impl Tensor {
 
     fn binary_reversed_raw(&self, op: BinaryOp, lhs: Scalar) -> Result<Tensor> {
         let dtype = Self::compute_dtype(op, self.result_dtype(&Rhs::Scalar(lhs)));
+        Self::binary_unsupported(op, dtype, true)?;
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(&Rhs::Scalar(lhs)))?;
         Self::check_int_division(op, dtype, &Rhs::Tensor(self.clone()))?;
         let l = Tensor::scalar(lhs, dtype);
@@ -1022,6 +1141,7 @@ impl Tensor {
     fn binary_raw_(&self, op: BinaryOp, rhs: &Rhs) -> Result<()> {
         let promoted = self.result_dtype(rhs);
         let dtype = Self::compute_dtype(op, promoted);
+        Self::binary_unsupported(op, dtype, matches!(rhs, Rhs::Tensor(_)))?;
         if !DType::can_cast(dtype, self.dtype()) {
             return Err(Error::CannotCast { from: dtype.torch_kernel_name(), to: self.dtype().torch_kernel_name() });
         }
@@ -1084,10 +1204,11 @@ impl Tensor {
             Rhs::Tensor(b) => {
                 self.check_same_device(b)?;
                 let shape = broadcast_shape(self.shape(), b.shape())?;
+                let device = if self.device() == Device::Cpu { b.device() } else { self.device() };
                 let b = b.to_dtype(dtype)?;
                 let la = a.layout().broadcast_to(&shape)?;
                 let lb = b.layout().broadcast_to(&shape)?;
-                let out = Tensor::empty(&shape, out_dtype, self.device())?;
+                let out = Tensor::empty(&shape, out_dtype, device)?;
                 kernel(a.storage(), &la, Operand::Tensor(b.storage(), &lb), out.storage(), out.layout())?;
                 Ok(out)
             }
@@ -1098,6 +1219,9 @@ impl Tensor {
     pub fn unary_dtype(op: UnaryOp, dtype: DType) -> DType {
         if op == UnaryOp::LogicalNot {
             return DType::Bool;
+        }
+        if op == UnaryOp::Square && dtype == DType::Bool {
+            return DType::I64;
         }
         if op.is_float_only() && !dtype.is_float() {
             default_float()
@@ -1119,6 +1243,7 @@ impl Tensor {
     }
 
     fn unary_raw(&self, op: UnaryOp) -> Result<Tensor> {
+        Self::unary_unsupported(op, self.dtype())?;
         let out_dtype = Self::unary_dtype(op, self.dtype());
         let dtype = if op == UnaryOp::LogicalNot { self.dtype() } else { out_dtype };
         let a = self.to_dtype(dtype)?;
@@ -1128,6 +1253,7 @@ impl Tensor {
     }
 
     pub fn unary_(&self, op: UnaryOp) -> Result<()> {
+        Self::unary_unsupported(op, self.dtype())?;
         if graph::needs_grad(&[self]) {
             graph::check_inplace(self, self.is_view_of_leaf())?;
             self.check_writable()?;
@@ -1147,8 +1273,11 @@ impl Tensor {
         Ok(())
     }
 
+    /// torch's rule: tensors of one op share a device, except that a CPU scalar (0-d) tensor
+    /// may meet tensors of any device.
     pub fn check_same_device(&self, other: &Tensor) -> Result<()> {
-        if self.device() != other.device() {
+        let cpu_scalar = |t: &Tensor| t.device() == Device::Cpu && t.ndim() == 0;
+        if self.device() != other.device() && !cpu_scalar(self) && !cpu_scalar(other) {
             return Err(Error::runtime(format!(
                 "Expected all tensors to be on the same device, but found at least two devices, {} and {}!",
                 self.device().name(),
@@ -1163,14 +1292,13 @@ impl Tensor {
     /// Contiguous host bytes of the tensor's elements in logical order.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let c = self.contiguous()?;
-        let buf = c.storage().as_cpu().ok_or_else(|| Error::runtime("to_bytes needs a CPU tensor"))?;
         let es = c.dtype().size();
-        Ok(buf.bytes()[c.offset() * es..(c.offset() + c.numel()) * es].to_vec())
+        c.storage().read_bytes(c.offset() * es, (c.offset() + c.numel()) * es)
     }
 
     pub fn to_vec<T: Elem>(&self) -> Result<Vec<T>> {
-        let c = self.to_dtype(T::DTYPE)?.contiguous()?;
-        let buf = c.storage().as_cpu().ok_or_else(|| Error::runtime("to_vec needs a CPU tensor"))?;
+        let c = self.to_dtype(T::DTYPE)?.contiguous()?.to_device(Device::Cpu)?;
+        let buf = c.storage().as_cpu().expect("moved to the CPU above");
         let n = c.numel();
         // SAFETY: c is contiguous with n elements of T starting at offset.
         let s = unsafe { std::slice::from_raw_parts((buf.as_ptr() as *const T).add(c.offset()), n) };
@@ -1190,7 +1318,19 @@ impl Tensor {
 
     /// Element `i` in logical row-major order.
     pub fn get_flat(&self, i: usize) -> Result<Scalar> {
-        let buf = self.storage().as_cpu().ok_or_else(|| Error::runtime("reading elements needs a CPU tensor"))?;
+        if self.storage().as_cpu().is_none() {
+            let mut rem = i;
+            let mut off = self.offset();
+            for d in (0..self.ndim()).rev() {
+                let s = self.shape()[d];
+                off = (off as isize + (rem % s) as isize * self.strides()[d]) as usize;
+                rem /= s;
+            }
+            let es = self.dtype().size();
+            let bytes = self.storage().read_bytes(off * es, (off + 1) * es)?;
+            return Tensor::from_bytes(&bytes, self.dtype(), &[])?.get_flat(0);
+        }
+        let buf = self.storage().as_cpu().expect("checked above");
         let mut rem = i;
         let mut off = self.offset() as isize;
         for d in (0..self.ndim()).rev() {

@@ -345,7 +345,6 @@ def test_grad_setter_validation():
 
 
 @requires_torch
-@pytest.mark.xfail(strict=True, reason="torch 2.15 words the dtype case with C++ type names and a grad_dtype attribute rgrad lacks (rust/python/tensor.rs set_grad)")
 def test_grad_setter_errors_match_torch():
     def f(lib, g):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -1057,7 +1056,6 @@ def test_accumulate_grad_variable():
 
 
 @requires_torch
-@pytest.mark.xfail(strict=True, reason="each wrap of a Rust tensor makes a new Python object; needs a Rust->Python object cache")
 def test_accumulate_grad_variable_is_identity():
     x = rgrad.tensor([1.0, 2.0], requires_grad=True)
     z = x * 2

@@ -785,7 +785,6 @@ def test_norm(kw):
     check_grad(lambda lib, x: lib.norm(x, **kw), [(3, 4)], domain="nonzero", layout="T")
 
 
-@pytest.mark.xfail(strict=True, reason="norm's backward is composed as sqrt(sum(x^2)) and gives NaN at 0; needs a zero-safe rule in rust/reduce_grad.rs")
 def test_norm_at_zero():
     # torch defines the 2-norm's gradient at 0 as 0 (not NaN)
     check_grad(lambda lib, x: x.norm(), [(3,)], domain=np.zeros(3))
@@ -904,7 +903,6 @@ def test_inplace_on_view_of_nonleaf(name):
     check_grad(fn, shapes)
 
 
-@pytest.mark.xfail(strict=True, reason="a view taken before an in-place write to its base keeps its old grad_fn; torch regenerates it from the base's version")
 def test_view_seen_after_base_modified():
     # a view taken before the base is modified in place sees the new values and their history
     def f(lib, x, z):

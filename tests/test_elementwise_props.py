@@ -23,18 +23,8 @@ BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "fmo
           "logical_or", "logical_xor"]
 
 
-FLOATS = ["float16", "bfloat16", "float32", "float64"]
-# Known gaps in the elementwise core (reported, not owned by this file): dtypes torch rejects
-# that rgrad accepts or rejects with another exception type, and square(bool)'s dtype.
-KNOWN_GAPS = ({(n, "bool") for n in ("abs", "square", "floor", "ceil", "trunc", "frac", "relu", "pow", "fmod",
-                                      "remainder", "floor_divide")}
-              | {("frac", d) for d in ("uint8", "int8", "int16", "int32", "int64")}
-              | {(n, d) for n in ("bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor") for d in FLOATS})
-
-
 def _cases(names):
-    return [pytest.param(n, d, marks=pytest.mark.xfail(strict=True, reason="elementwise dtype gap"))
-            if (n, d) in KNOWN_GAPS else pytest.param(n, d) for n in names for d in DTYPES]
+    return [pytest.param(n, d) for n in names for d in DTYPES]
 
 
 def _domain(name, r, t):

@@ -11,9 +11,39 @@ from ._numpy import from_numpy as _from_numpy, numpy_dtype_to_rgrad
 Tensor = _C.Tensor
 
 
+def _device(device):
+    """`device` as a ``_C.device`` (None stays None)."""
+    if device is None or isinstance(device, _C.device):
+        return device
+    return _C.device(device)
+
+
 def _check_device(device):
-    if device is not None and str(_C.device(device) if not isinstance(device, _C.device) else device) != "cpu":
-        raise RuntimeError("rgrad's GPU backend is not available in this build; use device='cpu'")
+    """Parses `device` (raising for a malformed one) and returns it as a ``_C.device`` or None."""
+    return _device(device)
+
+
+def _on_gpu(device):
+    d = _device(device)
+    return d is not None and d.type != "cpu"
+
+
+def _move(t, device):
+    """`t` on `device` (`t` itself when `device` is None or already t's device).
+
+    Creation functions that build their values on the CPU (from Python data, numpy or the
+    Philox generator) move them here; float64 cannot live on the GPU and raises TypeError."""
+    if device is None:
+        return t
+    device = _device(device)
+    if device.type == "cpu" and t.device.type == "cpu":
+        return t
+    return t._to_device(device)
+
+
+def _random(kind, shape, a, b, dtype=None, generator=None, device=None):
+    """``_C._random`` (which draws on the CPU) with the sample moved to `device`."""
+    return _move(_C._random(kind, shape, a, b, dtype, generator), device)
 
 
 def _sizes(size):
@@ -56,36 +86,65 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         tensor([[0.1000, 1.2000],
                 [2.2000, 3.1000]])
     """
-    _check_device(device)
+    device = _check_device(device)
     if isinstance(data, Tensor):
-        t = data.detach().clone() if dtype is None else data.detach()._to_dtype(dtype).clone()
+        src = data.detach()
+        if dtype is not None and dtype != src.dtype:
+            # Convert where float64 can live: before a move to the GPU, after one to the CPU.
+            if device is not None and device.type == "cpu":
+                src = src._to_device(device)
+            src = src._to_dtype(dtype)
+        moved = _move(src, device)
+        # A fresh copy: _to_device/_to_dtype return their input when nothing changes.
+        t = moved.clone() if moved._is_view_of(data) else moved
     elif isinstance(data, np.ndarray):
         arr = data if data.dtype.isnative else data.astype(data.dtype.newbyteorder("="))
         if any(s < 0 for s in arr.strides):
             arr = np.ascontiguousarray(arr)
-        t = _from_numpy(arr).clone()
-        if dtype is not None:
+        t = _from_numpy(arr)
+        if dtype is not None and dtype != t.dtype:
             t = t._to_dtype(dtype)
+        elif not _on_gpu(device):
+            t = t.clone()
+        t = _move(t, device)
     elif hasattr(data, "__array_interface__") and not isinstance(data, (list, tuple)):
         return tensor(np.asarray(data), dtype=dtype, device=device, requires_grad=requires_grad)
     else:
-        t = _C._tensor_from_data(data, dtype)
+        _check_no_str(data)
+        t = _move(_C._tensor_from_data(data, dtype), device)
     return _finish(t, requires_grad)
+
+
+def _check_no_str(data):
+    # torch's errors for text; the nested-sequence parser would read a str as a sequence of
+    # 1-character strs forever.
+    if isinstance(data, str):
+        raise TypeError("new(): invalid data type 'str'")
+    stack = [data]
+    while stack:
+        seq = stack.pop()
+        if isinstance(seq, (list, tuple)):
+            for x in seq:
+                if isinstance(x, str):
+                    raise ValueError("too many dimensions 'str'")
+                if isinstance(x, (list, tuple)):
+                    stack.append(x)
 
 
 def as_tensor(data, dtype=None, device=None):
     """Converts `data` into a tensor, sharing memory with numpy arrays and tensors when the
     dtype (and device) already match."""
-    _check_device(device)
+    device = _check_device(device)
     if isinstance(data, Tensor):
-        return data if dtype is None or data.dtype == dtype else data.to(dtype)
+        return data.to(device=device, dtype=dtype)
     if isinstance(data, np.ndarray):
         try:
             t = _from_numpy(data)
         except (ValueError, TypeError):
-            return tensor(data, dtype=dtype)
-        return t if dtype is None or t.dtype == dtype else t.to(dtype)
-    return tensor(data, dtype=dtype)
+            return tensor(data, dtype=dtype, device=device)
+        t = t if dtype is None or t.dtype == dtype else t.to(dtype)
+        return _move(t, device)
+    return tensor(data, dtype=dtype, device=device)
 
 
 asarray = as_tensor
@@ -153,11 +212,11 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
 
 def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Returns a 1-D tensor with values from [start, end) taken with common difference `step`."""
-    _check_device(device)
+    device = _check_device(device)
     if end is None:
         start, end = 0, start
     start, end, step = (x.item() if isinstance(x, Tensor) else x for x in (start, end, step))
-    return _finish(_C._arange(start, end, step, dtype), requires_grad)
+    return _finish(_move(_C._arange(start, end, step, dtype), device), requires_grad)
 
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
@@ -166,15 +225,19 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
         start, end = 0, start
     n = builtins.int(math.floor((end - start) / step)) + 1
     d = dtype if dtype is not None else _C.get_default_dtype()
-    return _finish(arange(0, n, dtype=_C.float64) * step + start, requires_grad)._to_dtype(d)
+    t = (arange(0, n, dtype=_C.float64) * step + start)._to_dtype(d)
+    return _finish(_move(t, _check_device(device)), requires_grad)
 
 
 def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Returns `steps` evenly spaced values from `start` to `end` inclusive."""
-    _check_device(device)
+    device = _check_device(device)
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
     d = dtype if dtype is not None else _C.get_default_dtype()
+    if steps > 1 << 24:
+        # the values are built in Python: a size the allocator refuses fails before that loop
+        _C._empty([steps], _C.float64, None)
     start, end = (x.item() if isinstance(x, Tensor) else x for x in (start, end))
     if steps == 1:
         vals = [start]
@@ -186,35 +249,43 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     t = _C._tensor_from_data(vals, _C.float64)
     if not d.is_floating_point:
         t = t.trunc() if hasattr(t, "trunc") else t
-    return _finish(t._to_dtype(d), requires_grad)
+    return _finish(_move(t._to_dtype(d), device), requires_grad)
 
 
 def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Returns `steps` values base**x for x evenly spaced from `start` to `end`."""
     d = dtype if dtype is not None else _C.get_default_dtype()
     x = linspace(start, end, steps, dtype=_C.float64)
-    return _finish((base ** x)._to_dtype(d), requires_grad)
+    return _finish(_move((base ** x)._to_dtype(d), _check_device(device)), requires_grad)
 
 
 def _like(input, dtype):
     return input.dtype if dtype is None else dtype
 
 
+def _like_device(input, device):
+    # torch's *_like functions default to the input's device.
+    return input.device if device is None else device
+
+
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return empty(list(input.shape), dtype=_like(input, dtype), device=device, requires_grad=requires_grad)
+    return empty(list(input.shape), dtype=_like(input, dtype), device=_like_device(input, device),
+               requires_grad=requires_grad)
 
 
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return zeros(list(input.shape), dtype=_like(input, dtype), device=device, requires_grad=requires_grad)
+    return zeros(list(input.shape), dtype=_like(input, dtype), device=_like_device(input, device),
+               requires_grad=requires_grad)
 
 
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return ones(list(input.shape), dtype=_like(input, dtype), device=device, requires_grad=requires_grad)
+    return ones(list(input.shape), dtype=_like(input, dtype), device=_like_device(input, device),
+               requires_grad=requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
               memory_format=None):
-    return full(list(input.shape), fill_value, dtype=_like(input, dtype), device=device,
+    return full(list(input.shape), fill_value, dtype=_like(input, dtype), device=_like_device(input, device),
                 requires_grad=requires_grad)
 
 
@@ -225,27 +296,27 @@ def _gen(generator):
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
          pin_memory=False):
     """Uniform samples on [0, 1) from rgrad's counter-based (Philox) generator."""
-    _check_device(device)
+    device = _check_device(device)
     d = dtype if dtype is not None else _C.get_default_dtype()
     if not d.is_floating_point:
         raise RuntimeError(f'"check_uniform_bounds" not implemented for \'{_kernel_name(d)}\'')
-    return _finish(_C._random("uniform", _sizes(size), 0.0, 1.0, d, generator), requires_grad)
+    return _finish(_random("uniform", _sizes(size), 0.0, 1.0, d, generator, device), requires_grad)
 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
           pin_memory=False):
     """Standard normal samples (Box-Muller over Philox)."""
-    _check_device(device)
+    device = _check_device(device)
     d = dtype if dtype is not None else _C.get_default_dtype()
     if not d.is_floating_point:
         raise RuntimeError(f'"normal_kernel_cpu" not implemented for \'{_kernel_name(d)}\'')
-    return _finish(_C._random("normal", _sizes(size), 0.0, 1.0, d, generator), requires_grad)
+    return _finish(_random("normal", _sizes(size), 0.0, 1.0, d, generator, device), requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
             requires_grad=False):
     """Random integers in [low, high); `randint(high, size)` and `randint(low, high, size)`."""
-    _check_device(device)
+    device = _check_device(device)
     if size is None:
         if high is not None and not isinstance(high, builtins.int):
             low, high, size = 0, low, high
@@ -255,30 +326,33 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
         low, high = 0, low
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    return _finish(_C._random("randint", list(size), float(low), float(high), dtype or _C.int64, generator),
+    return _finish(_random("randint", list(size), float(low), float(high), dtype or _C.int64, generator, device),
                    requires_grad)
 
 
 def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """A random permutation of 0..n-1."""
-    _check_device(device)
+    device = _check_device(device)
     t = _C._randperm(n, generator)
-    return _finish(t if dtype is None else t._to_dtype(dtype), requires_grad)
+    return _finish(_move(t if dtype is None else t._to_dtype(dtype), device), requires_grad)
 
 
 def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return rand(list(input.shape), dtype=_like(input, dtype), requires_grad=requires_grad)
+    return rand(list(input.shape), dtype=_like(input, dtype), device=_like_device(input, device),
+                requires_grad=requires_grad)
 
 
 def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
-    return randn(list(input.shape), dtype=_like(input, dtype), requires_grad=requires_grad)
+    return randn(list(input.shape), dtype=_like(input, dtype), device=_like_device(input, device),
+                 requires_grad=requires_grad)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None, requires_grad=False,
                  memory_format=None):
     if high is None:
         low, high = 0, low
-    return randint(low, high, list(input.shape), dtype=_like(input, dtype), requires_grad=requires_grad)
+    return randint(low, high, list(input.shape), dtype=_like(input, dtype), device=_like_device(input, device),
+                   requires_grad=requires_grad)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
@@ -288,15 +362,16 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         shape = (mean if isinstance(mean, Tensor) else std).shape
         if isinstance(mean, Tensor) and isinstance(std, Tensor):
             shape = _broadcast(mean.shape, std.shape)
-        z = randn(list(shape), generator=generator,
-                  dtype=(mean if isinstance(mean, Tensor) else std).dtype)
+        like = mean if isinstance(mean, Tensor) else std
+        z = randn(list(shape), generator=generator, dtype=like.dtype, device=like.device)
         return z * std + mean
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if size is None:
         raise TypeError("normal() missing required argument 'size'")
     d = dtype if dtype is not None else _C.get_default_dtype()
-    return _finish(_C._random("normal", list(size), float(mean), float(std), d, generator), requires_grad)
+    return _finish(_random("normal", list(size), float(mean), float(std), d, generator, _check_device(device)),
+                   requires_grad)
 
 
 def _broadcast(a, b):
@@ -306,9 +381,10 @@ def _broadcast(a, b):
 def bernoulli(input, p=None, *, generator=None, out=None):
     """Draws 0/1 samples with probabilities `input` (or a scalar `p`)."""
     if p is not None:
-        return _C._random("bernoulli", list(input.shape), float(p), 0.0, input.dtype, generator)
+        return _random("bernoulli", list(input.shape), float(p), 0.0, input.dtype, generator, input.device)
     u = _C._random("uniform", list(input.shape), 0.0, 1.0, _C.float64, generator)
-    return (u < input)._to_dtype(input.dtype)
+    # Drawn and compared on the CPU (float64 cannot live on the GPU), then moved.
+    return _move((u < input.detach().cpu())._to_dtype(input.dtype), input.device)
 
 
 default_generator = _C.default_generator_obj()

@@ -70,7 +70,7 @@ def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
     if reduce not in ("sum", "prod", "mean", "amax", "amin"):
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
     if reduce == "mean":
-        counts = zeros(list(self.shape), dtype=self.dtype)
+        counts = zeros(list(self.shape), dtype=self.dtype, device=self.device)
         if include_self:
             counts.fill_(1)
         else:
@@ -87,7 +87,7 @@ def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
         else:
             first = self.clone()
             _C._scatter_(first, dim, index, src, None)
-            touched = zeros(list(self.shape), dtype=_C.bool)
+            touched = zeros(list(self.shape), dtype=_C.bool, device=self.device)
             _C._scatter_(touched, dim, index, True, None)
             self.copy_(where(touched, first, self))
     _C._scatter_(self, dim, index, src, reduce)
@@ -220,7 +220,7 @@ def nonzero(input, *, out=None, as_tuple=False):
     idx = _C._nonzero(input)
     if as_tuple:
         if input.dim() == 0:
-            return (idx.reshape(-1) * 0 if idx.shape[0] else zeros(0, dtype=_C.int64),)
+            return (idx.reshape(-1) * 0 if idx.shape[0] else zeros(0, dtype=_C.int64, device=idx.device),)
         return tuple(idx[:, d] for d in builtins.range(input.dim()))
     return idx
 
@@ -358,7 +358,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Repeats each element `repeats` times along `dim` (flattened when dim is None)."""
     if repeats is None:  # repeat_interleave(repeats_tensor): indices repeated
         counts = input
-        return arange(counts.numel()).repeat_interleave(counts)
+        return arange(counts.numel(), device=counts.device).repeat_interleave(counts)
     x = input.reshape(-1) if dim is None else input
     d = 0 if dim is None else _dims(x.dim(), dim)
     n = x.shape[d]
@@ -367,7 +367,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         if len(reps) != n:
             raise RuntimeError("repeats must have the same size as input along dim")
         idx = [i for i, r in enumerate(reps) for _ in builtins.range(r)]
-        return index_select(x, d, _tensor(idx, dtype=_C.int64))
+        return index_select(x, d, _tensor(idx, dtype=_C.int64, device=x.device))
     r = builtins.int(repeats.item() if isinstance(repeats, Tensor) else repeats)
     shape = list(x.shape)
     e = x.unsqueeze(d + 1).expand(*shape[: d + 1], r, *shape[d + 1:])
@@ -382,7 +382,7 @@ def flip(input, dims):
     for d in dims:
         d = _dims(input.dim(), d)
         n = x.shape[d]
-        x = x[(builtins.slice(None),) * d + (arange(n - 1, -1, -1),)]
+        x = x[(builtins.slice(None),) * d + (arange(n - 1, -1, -1, device=x.device),)]
     return x.clone() if x is input else x
 
 
@@ -432,8 +432,8 @@ def rot90(input, k=1, dims=(0, 1)):
 
 def _tri_mask(input, diagonal, lower):
     r, c = input.shape[-2], input.shape[-1]
-    rows = arange(r).unsqueeze(1)
-    cols = arange(c).unsqueeze(0)
+    rows = arange(r, device=input.device).unsqueeze(1)
+    cols = arange(c, device=input.device).unsqueeze(0)
     return (cols - rows) <= diagonal if lower else (cols - rows) >= diagonal
 
 
@@ -467,7 +467,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     """Places the last dim of input on a diagonal of new (dim1, dim2) planes."""
     n = input.shape[-1] + builtins.abs(offset)
-    out = zeros(list(input.shape[:-1]) + [n, n], dtype=input.dtype)
+    out = zeros(list(input.shape[:-1]) + [n, n], dtype=input.dtype, device=input.device)
     diagonal(out, offset, -2, -1).copy_(input)
     nd = out.dim()
     d1, d2 = _dims(nd, dim1), _dims(nd, dim2)

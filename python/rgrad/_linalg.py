@@ -60,7 +60,8 @@ def svd(input, some=True, compute_uv=True, *, out=None):
         s = linalg.svdvals(input)
         m, n = input.shape[-2], input.shape[-1]
         batch = list(input.shape[:-2])
-        return linalg._out(_svd_t(zeros(batch + [m, m], dtype=input.dtype), s, zeros(batch + [n, n], dtype=input.dtype)),
+        return linalg._out(_svd_t(zeros(batch + [m, m], dtype=input.dtype, device=input.device), s,
+                                  zeros(batch + [n, n], dtype=input.dtype, device=input.device)),
                            out)
     u, s, vh = linalg.svd(input, full_matrices=not some)
     return linalg._out(_svd_t(u, s, vh.mT), out)

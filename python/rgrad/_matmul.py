@@ -261,7 +261,7 @@ def _sum_out(t, labels, drop):
     for s in kept_shape:
         rest *= s
     flat = t.permute(*keep, *red).reshape(rest, k)
-    ones = _C._full([k], 1, t.dtype)
+    ones = _C._full([k], 1, t.dtype, t.device)
     r = _C._mv(flat, ones).reshape(kept_shape)
     return r, [labels[i] for i in keep]
 

@@ -21,6 +21,7 @@ def _draw(t, kind, a, b, generator):
 
 
 def _fill(t, sample):
+    # Samples are drawn on the CPU; copy_ casts and moves them into a GPU tensor.
     t.copy_(sample)
     return t
 
@@ -125,6 +126,7 @@ def bernoulli_(self, p=0.5, *, generator=None):
     if isinstance(p, Tensor):
         if ((p < 0) | (p > 1)).any():
             raise RuntimeError("bernoulli_ expects all elements of p to be in [0, 1]")
+        p = p.detach().cpu()
     elif not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
     return _fill(self, u < p)
@@ -149,7 +151,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     n = input.shape[-1]
     if not replacement and num_samples > n:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    probs = input.detach().double()
+    # Drawn on the CPU in float64 (which cannot live on the GPU); the indices move back.
+    probs = input.detach().cpu().double()
     rows = probs.reshape(-1, n)
     if (rows < 0).any() or not rows.isfinite().all():
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
@@ -168,6 +171,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         keys = rows.log() - (-u.clamp(min=1e-300).log()).log()
         idx = keys.topk(num_samples, -1).indices
     idx = idx.reshape(list(input.shape[:-1]) + [num_samples])
+    if input.device.type != "cpu":
+        idx = idx._to_device(input.device)
     if out is not None:
         return out.copy_(idx)
     return idx

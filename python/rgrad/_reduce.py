@@ -385,7 +385,7 @@ def _as_values(sorted_sequence, value):
     if isinstance(value, Tensor):
         return value
     from ._creation import full, result_type
-    return full((), value, dtype=result_type(sorted_sequence, value))
+    return full((), value, dtype=result_type(sorted_sequence, value), device=sorted_sequence.device)
 
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None, out=None):

@@ -30,25 +30,58 @@ def _parse_to(args, kwargs):
             dtype = a
         elif isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
-        elif isinstance(a, (str, _C.device, builtins.int)):
-            device = a
         elif isinstance(a, builtins.bool):
             copy = a
+        elif isinstance(a, (str, _C.device, builtins.int)):
+            device = a
         else:
             raise TypeError(f"to() received an invalid combination of arguments - got ({type(a).__name__})")
     return dtype, device, copy
 
 
+def _as_device(device):
+    if isinstance(device, _C.device):
+        return device
+    if isinstance(device, builtins.int) and not isinstance(device, builtins.bool):
+        # torch: a bare ordinal names a CUDA device.
+        return _C.device("gpu", device)
+    return _C.device(device)
+
+
+def _same_device(a, b):
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
+
+
 @_method
 def to(self, *args, **kwargs):
     """Performs dtype and/or device conversion: ``to(dtype)``, ``to(device)``,
-    ``to(device, dtype)``, ``to(other)``. Returns self when nothing changes (unless copy=True)."""
+    ``to(device, dtype)``, ``to(other)``. Returns self when nothing changes (unless copy=True).
+
+    Moving to another device copies (autograd records it; the gradient flows back to the source
+    device). float64 cannot live on the GPU: moving a float64 tensor there without a dtype
+    conversion raises TypeError."""
     dtype, device, copy = _parse_to(args, dict(kwargs))
+    if dtype is not None and dtype == self.dtype:
+        dtype = None
+    dev = None
     if device is not None:
-        dev = device if isinstance(device, _C.device) else _C.device(device)
-        if dev.type != "cpu":
-            raise RuntimeError("rgrad's GPU backend is not available in this build; use device='cpu'")
-    out = self if dtype is None or dtype == self.dtype else self._to_dtype(dtype)
+        dev = _as_device(device)
+        if _same_device(dev, self.device):
+            dev = None
+    out = self
+    if dev is None:
+        if dtype is not None:
+            out = self._to_dtype(dtype)
+    elif dtype is None:
+        out = self._to_device(dev)
+    elif dtype == _C.float64 and dev.type != "cpu":
+        # Device first, so that the GPU's float64 TypeError is what the caller sees.
+        out = self._to_device(dev)._to_dtype(dtype)
+    elif dev.type == "cpu":
+        out = self._to_device(dev)._to_dtype(dtype)
+    else:
+        # Convert on the source (float64 cannot live on the GPU), then move.
+        out = self._to_dtype(dtype)._to_device(dev)
     if copy and out is self:
         out = self.clone()
     return out
@@ -61,12 +94,15 @@ def type(self, dtype=None, non_blocking=False, **kwargs):
         names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                  "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
                  "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
-        return "rgrad." + names[self.dtype.name]
+        return ("rgrad." if self.device.type == "cpu" else "rgrad.cuda.") + names[self.dtype.name]
     if isinstance(dtype, str):
         rev = {"FloatTensor": _C.float32, "DoubleTensor": _C.float64, "HalfTensor": _C.float16,
                "BFloat16Tensor": _C.bfloat16, "LongTensor": _C.int64, "IntTensor": _C.int32,
                "ShortTensor": _C.int16, "CharTensor": _C.int8, "ByteTensor": _C.uint8, "BoolTensor": _C.bool}
-        dtype = rev[dtype.split(".")[-1]]
+        parts = dtype.split(".")
+        # "torch.cuda.FloatTensor" names a GPU tensor type, "torch.FloatTensor" a CPU one.
+        device = "gpu" if len(parts) > 1 and parts[-2] in ("cuda", "gpu") else "cpu"
+        return self.to(device, rev[parts[-1]])
     return self.to(dtype)
 
 
@@ -81,7 +117,59 @@ for _name, _dt in [("float", _C.float32), ("double", _C.float64), ("half", _C.fl
 
 @_method
 def cpu(self, memory_format=None):
+    """A copy of this tensor on the CPU (self when it is already there)."""
+    if self.device.type == "cpu":
+        return self
+    return self._to_device(_C.device("cpu"))
+
+
+def _gpu_device(device):
+    if device is None:
+        return _C.device("gpu")
+    dev = _as_device(device)
+    if dev.type == "cpu":
+        raise RuntimeError(f"Invalid device, must be cuda device, but got: {dev}")
+    return dev
+
+
+@_method
+def cuda(self, device=None, non_blocking=False, memory_format=None):
+    """A copy of this tensor on the GPU (self when it is already there); `non_blocking` is
+    accepted and ignored."""
+    dev = _gpu_device(device)
+    if _same_device(dev, self.device):
+        return self
+    return self._to_device(dev)
+
+
+@_method
+def gpu(self, device=None, non_blocking=False, memory_format=None):
+    """rgrad's spelling of :meth:`cuda`."""
+    return Tensor.cuda(self, device, non_blocking)
+
+
+@_method
+def get_device(self):
+    """The device index: -1 for a CPU tensor, the GPU's index (0) for a GPU tensor."""
+    return -1 if self.device.type == "cpu" else (self.device.index or 0)
+
+
+Tensor.is_cpu = property(lambda self: self.device.type == "cpu", doc="Whether this tensor is on the CPU.")
+
+
+@_method
+def pin_memory(self, device=None):
+    """rgrad has no page-locked memory: a CPU tensor is returned as is (torch returns a pinned
+    copy), so ``DataLoader(pin_memory=True)`` and ``.cuda(non_blocking=True)`` code runs."""
+    if self.device.type != "cpu":
+        raise RuntimeError(f"cannot pin '{self.type()}' only dense CPU tensors can be pinned")
     return self
+
+
+@_method
+def is_pinned(self, device=None):
+    """Always False: rgrad has no page-locked memory."""
+    return False
 
 
 @_method
@@ -146,6 +234,7 @@ def numpy(self, *, force=False):
 
 @_method
 def __array__(self, dtype=None, copy=None):
+    # As torch: a GPU tensor raises TypeError here (use .cpu() first).
     a = self.detach().numpy()
     if dtype is not None:
         a = a.astype(dtype, copy=False)
@@ -162,6 +251,8 @@ def __array_wrap__(self, array, context=None, return_scalar=False):
 
 
 def _print_values(t):
+    if t.device.type != "cpu":
+        t = t.cpu()
     if t.dtype.name == "bfloat16":
         return to_numpy(t._to_dtype(_C.float32))
     return to_numpy(t.contiguous())
@@ -199,7 +290,7 @@ def __iter__(self):
 @_method
 def __contains__(self, element):
     if isinstance(element, (Tensor, builtins.int, builtins.float, builtins.bool)):
-        return builtins.bool(np.any(to_numpy(self == element)))
+        return builtins.bool((self == element).any().item())
     raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a {type(element)}.")
 
 
@@ -208,8 +299,10 @@ def __reversed__(self):
     return self.flip(0) if self.dim() > 0 else self
 
 
-def _rebuild(data, dtype_name, shape, requires_grad):
+def _rebuild(data, dtype_name, shape, requires_grad, device=None):
     t = _C._from_bytes(data, dtype_name, list(shape))
+    if device is not None and device != "cpu":
+        t = t._to_device(_C.device(device))
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -217,7 +310,11 @@ def _rebuild(data, dtype_name, shape, requires_grad):
 
 @_method
 def __reduce_ex__(self, protocol):
-    return (_rebuild, (self._bytes(), self.dtype.name, tuple(self.shape), self.requires_grad))
+    args = (self._bytes(), self.dtype.name, tuple(self.shape), self.requires_grad)
+    if self.device.type != "cpu":
+        # Pickles keep the device, as torch's do.
+        args += (str(self.device),)
+    return (_rebuild, args)
 
 
 @_method
@@ -231,6 +328,8 @@ def __deepcopy__(self, memo):
 
 @_method
 def __dlpack__(self, stream=None, **kwargs):
+    if self.device.type != "cpu":
+        raise BufferError("rgrad can export only CPU tensors through DLPack; use Tensor.cpu() first")
     return to_numpy(self).__dlpack__(**({} if stream is None else {"stream": stream}))
 
 
@@ -262,31 +361,36 @@ def reshape_as(self, other):
 @_method
 def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
     from ._creation import empty
-    return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return empty(*size, dtype=dtype or self.dtype, device=self.device if device is None else device,
+                 requires_grad=requires_grad)
 
 
 @_method
 def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
     from ._creation import zeros
-    return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return zeros(*size, dtype=dtype or self.dtype, device=self.device if device is None else device,
+                 requires_grad=requires_grad)
 
 
 @_method
 def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
     from ._creation import ones
-    return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return ones(*size, dtype=dtype or self.dtype, device=self.device if device is None else device,
+                 requires_grad=requires_grad)
 
 
 @_method
 def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
     from ._creation import full
-    return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return full(size, fill_value, dtype=dtype or self.dtype, device=self.device if device is None else device,
+                 requires_grad=requires_grad)
 
 
 @_method
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
     from ._creation import tensor
-    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return tensor(data, dtype=dtype or self.dtype, device=self.device if device is None else device,
+                 requires_grad=requires_grad)
 
 
 @_method

@@ -97,7 +97,10 @@ class _Pickler(pickle._Pickler):
     def persistent_id(self, obj):
         if isinstance(obj, _Storage):
             name = obj.tensor.dtype.name
-            return ("storage", _STORAGE_CLASSES[name], obj.key, "cpu", obj.tensor.numel())
+            # torch's location names: GPU tensors are recorded as "cuda:0" and load back there.
+            dev = obj.tensor.device
+            location = "cpu" if dev.type == "cpu" else f"cuda:{dev.index or 0}"
+            return ("storage", _STORAGE_CLASSES[name], obj.key, location, obj.tensor.numel())
         return None
 
     def reducer_override(self, obj):
@@ -230,7 +233,8 @@ class _Unpickler(pickle.Unpickler):
                 and len(pid[1]) == 2 and pid[1][0] == "storage" and isinstance(pid[2], str)
                 and isinstance(pid[4], int)):
             raise pickle.UnpicklingError(f"rgrad.load: unsupported persistent id {pid!r}")
-        return self._load_storage(pid[1][1], pid[2], pid[4])
+        location = pid[3] if isinstance(pid[3], str) else "cpu"
+        return self._load_storage(pid[1][1], pid[2], pid[4], location)
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
@@ -238,12 +242,13 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
 
     Only tensors, Parameters, dtypes, sizes, numbers, strings, bytes and builtin containers
     (dict, OrderedDict, list, tuple, set) are rebuilt; any other global in the file raises
-    ``pickle.UnpicklingError`` and nothing from the file is executed. Everything loads on the
-    CPU, so `map_location` only needs to name it (or be a callable / mapping, which is ignored).
+    ``pickle.UnpicklingError`` and nothing from the file is executed.
+
+    Tensors load on the device they were saved from ("cuda:N" locations on the GPU) unless
+    `map_location` says otherwise: a device (string, int or ``rgrad.device``) for all of them, a
+    dict mapping saved location strings to devices, or a callable ``(storage, location)`` returning
+    the storage (moved or not) or None for the default.
     """
-    if isinstance(map_location, str) and not map_location.startswith("cpu"):
-        raise RuntimeError(f"rgrad.load: map_location={map_location!r} is not supported: rgrad tensors live on the "
-                           "CPU")
     fh, owned = _open(f, "rb")
     try:
         if not zipfile.is_zipfile(fh):
@@ -251,13 +256,51 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
                                          ">= 1.6) and rgrad.save can be loaded")
         fh.seek(0)
         with zipfile.ZipFile(fh) as z:
-            return _load_archive(z)
+            return _load_archive(z, map_location)
     finally:
         if owned:
             fh.close()
 
 
-def _load_archive(z):
+def _location_device(location):
+    """The rgrad device a saved storage location ("cpu", "cuda:0", ...) names."""
+    if location.startswith("cpu"):
+        return _C.device("cpu")
+    try:
+        dev = _C.device(location)
+    except RuntimeError:
+        raise pickle.UnpicklingError(f"rgrad.load: unsupported storage location {location!r}") from None
+    from . import gpu
+    if not gpu.is_available():
+        raise RuntimeError("Attempting to deserialize object on a CUDA device but rgrad.cuda.is_available() is "
+                           "False. If you are running on a CPU-only machine, please use torch.load with "
+                           "map_location=torch.device('cpu') to map your storages to the CPU.")
+    return dev
+
+
+def _place(t, location, map_location):
+    """The loaded CPU storage `t` moved where `map_location` (or its saved `location`) says."""
+    if callable(map_location):
+        r = map_location(t, location)
+        if r is not None:
+            return r
+        target = location
+    elif isinstance(map_location, dict):
+        target = map_location.get(location, location)
+    elif map_location is None:
+        target = location
+    else:
+        target = map_location
+    if isinstance(target, str):
+        dev = _location_device(target)
+    elif isinstance(target, _C.device):
+        dev = target
+    else:
+        dev = _C.device(target)
+    return t if dev.type == "cpu" else t._to_device(dev)
+
+
+def _load_archive(z, map_location=None):
     names = z.namelist()
     pkl = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
     if len(pkl) != 1:
@@ -268,7 +311,7 @@ def _load_archive(z):
         raise pickle.UnpicklingError(f"rgrad.load: unsupported byte order {byteorder!r}")
     cache = {}
 
-    def load_storage(dtype_name, key, numel):
+    def load_storage(dtype_name, key, numel, location):
         if key in cache:
             return cache[key]
         record = f"{prefix}data/{key}"
@@ -281,7 +324,7 @@ def _load_archive(z):
             raise pickle.UnpicklingError(f"rgrad.load: storage record {record!r} holds {info.file_size} bytes, "
                                          f"fewer than the {nbytes} its {numel} elements need")
         data = z.read(record)[:nbytes]
-        t = _C._from_bytes(data, dtype_name, [numel])
+        t = _place(_C._from_bytes(data, dtype_name, [numel]), location, map_location)
         cache[key] = t
         return t
 
@@ -337,10 +380,14 @@ def _safetensors_bytes(tensors, metadata):
 def load_safetensors(filename, device="cpu"):
     """Reads a safetensors file into a dict of name -> tensor, validating the header (size,
     dtypes, shapes, offsets that tile the data exactly) against the file size before reading
-    any tensor data."""
+    any tensor data. The tensors are placed on `device`."""
     fh, owned = _open(filename, "rb")
     try:
-        return _parse_safetensors(fh)
+        out = _parse_safetensors(fh)
+        dev = device if isinstance(device, _C.device) else _C.device(device)
+        if dev.type != "cpu":
+            out = {k: v._to_device(dev) for k, v in out.items()}
+        return out
     finally:
         if owned:
             fh.close()

@@ -49,6 +49,17 @@ impl CpuBuffer {
         Self::allocate(nbytes, true)
     }
 
+    /// Zeroed memory, or None when the allocation fails (huge user sizes).
+    pub fn try_zeroed(nbytes: usize) -> Option<Self> {
+        if nbytes == 0 {
+            return Some(Self::zeroed(0));
+        }
+        let layout = AllocLayout::from_size_align(nbytes, ALIGN).ok()?;
+        // SAFETY: layout has non-zero size.
+        let raw = unsafe { alloc_zeroed(layout) };
+        NonNull::new(raw).map(|ptr| CpuBuffer { ptr, nbytes, owner: Owner::Aligned(layout) })
+    }
+
     /// Attempts an allocation, reporting failure instead of aborting (huge user sizes).
     pub fn try_uninit(nbytes: usize) -> Option<Self> {
         if nbytes == 0 {

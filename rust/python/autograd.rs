@@ -47,7 +47,7 @@ impl PyNode {
     #[getter]
     fn variable(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.node.variable() {
-            Some(t) => Ok(PyTensor::wrap(py, t.clone())?.into_any()),
+            Some(t) => super::tensor::leaf_object(py, &t),
             None => Err(pyo3::exceptions::PyAttributeError::new_err(format!("'{}' object has no attribute 'variable'", self.node.name()))),
         }
     }

@@ -30,15 +30,7 @@ fn device_of(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Device> {
     match obj {
         None => Ok(Device::Cpu),
         Some(o) if o.is_none() => Ok(Device::Cpu),
-        Some(o) => {
-            let d = parse_device(o)?;
-            if d != Device::Cpu {
-                return Err(PyRuntimeError::new_err(
-                    "rgrad's GPU backend is not available in this build; use device='cpu'",
-                ));
-            }
-            Ok(d)
-        }
+        Some(o) => parse_device(o),
     }
 }
 
@@ -150,6 +142,15 @@ fn _arange(py: Python<'_>, start: &Bound<'_, PyAny>, end: &Bound<'_, PyAny>, ste
         let (si, ei, sti) = (s.to_i64() as i128, e.to_i64() as i128, st.to_i64() as i128);
         (((ei - si) + sti - sti.signum()) / sti).max(0) as usize
     };
+    // The values are built on the host: a size the allocator cannot give is an error, not an
+    // abort.
+    crate::tensor::checked_numel(&[n, 8])?;
+    Vec::<u8>::new().try_reserve_exact(n * 8).map_err(|_| {
+        PyRuntimeError::new_err(format!(
+            "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: you tried to allocate {} bytes.",
+            n * 8
+        ))
+    })?;
     let t = if dt.is_float() {
         Tensor::from_vec((0..n).map(|i| sf + i as f64 * stf).collect::<Vec<f64>>(), &[n])?.to_dtype(dt)?
     } else {
@@ -263,6 +264,55 @@ fn _randperm(py: Python<'_>, n: usize, generator: Option<Bound<'_, PyGenerator>>
     PyTensor::wrap(py, Tensor::from_vec(cpu_randperm(n, seed, off), &[n])?)
 }
 
+// ----- the GPU device (rgrad.gpu) -----------------------------------------------------------
+
+#[pyfunction]
+fn _gpu_available(py: Python<'_>) -> bool {
+    py.detach(crate::gpu::is_available)
+}
+
+/// (adapter name, backend, device type) of the GPU device.
+#[pyfunction]
+fn _gpu_info(py: Python<'_>) -> PyResult<(String, String, String)> {
+    let c = py.detach(crate::gpu::context)?;
+    Ok((c.info.name.clone(), format!("{:?}", c.info.backend), format!("{:?}", c.info.device_type)))
+}
+
+#[pyfunction]
+fn _gpu_synchronize(py: Python<'_>) -> PyResult<()> {
+    Ok(py.detach(|| crate::gpu::context()?.synchronize())?)
+}
+
+/// (bytes held by live tensors, bytes cached for reuse, wgpu buffers in existence).
+#[pyfunction]
+fn _gpu_memory_stats() -> (u64, u64, u64) {
+    crate::gpu::buffer::stats()
+}
+
+#[pyfunction]
+fn _gpu_empty_cache() {
+    crate::gpu::buffer::empty_cache()
+}
+
+/// a @ b for contiguous float32 GPU matrices with the tiled kernel, or with the naive
+/// one-invocation-per-output kernel (the benchmark's baseline).
+#[pyfunction]
+fn _gpu_matmul(py: Python<'_>, a: &PyTensor, b: &PyTensor, naive: bool) -> PyResult<Py<PyTensor>> {
+    let (a, b) = (a.inner.clone(), b.inner.clone());
+    let out = py.detach(|| -> crate::Result<Tensor> {
+        let (m, n) = (a.shape()[0], b.shape()[1]);
+        let out = Tensor::empty(&[m, n], DType::F32, a.device())?;
+        match (a.storage(), b.storage(), out.storage()) {
+            (Storage::Gpu(x), Storage::Gpu(y), Storage::Gpu(z)) => {
+                crate::gpu::launch::matmul((x, a.layout()), (y, b.layout()), (z, out.layout()), DType::F32, 1.0, None, naive)?
+            }
+            _ => return Err(crate::Error::runtime("_gpu_matmul takes float32 GPU matrices")),
+        }
+        Ok(out)
+    })?;
+    PyTensor::wrap(py, out)
+}
+
 #[pyfunction]
 fn manual_seed(seed: i64) -> PyGenerator {
     default_generator().manual_seed(seed as u64);
@@ -340,6 +390,12 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_random, m)?)?;
     m.add_function(wrap_pyfunction!(_randperm, m)?)?;
     m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_available, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_info, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_memory_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_empty_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(seed, m)?)?;
     m.add_function(wrap_pyfunction!(initial_seed, m)?)?;
     m.add_function(wrap_pyfunction!(default_generator_obj, m)?)?;

@@ -129,6 +129,30 @@ impl PyTensor {
     }
 }
 
+/// The Python objects of leaves that require grad, by tensor identity, so that
+/// `grad_fn.next_functions[..][0].variable` is the user's own tensor object (`is x`).
+static LEAVES: parking_lot::Mutex<Option<std::collections::HashMap<usize, Py<pyo3::types::PyWeakrefReference>>>> = parking_lot::Mutex::new(None);
+
+fn register_leaf(obj: &Bound<'_, PyTensor>) -> PyResult<()> {
+    let r = pyo3::types::PyWeakrefReference::new(obj)?.unbind();
+    let mut g = LEAVES.lock();
+    let map = g.get_or_insert_with(Default::default);
+    if map.len() >= 1024 && map.len().is_power_of_two() {
+        map.retain(|_, w| w.bind(obj.py()).upgrade().is_some());
+    }
+    map.insert(obj.get().inner.id(), r);
+    Ok(())
+}
+
+/// The registered Python object of leaf `t`, else a new wrapper.
+pub fn leaf_object(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
+    let found = LEAVES.lock().as_ref().and_then(|m| m.get(&t.id()).map(|w| w.clone_ref(py)));
+    if let Some(obj) = found.and_then(|w| w.bind(py).upgrade()) {
+        return Ok(obj.unbind());
+    }
+    Ok(PyTensor::wrap(py, t.clone())?.into_any())
+}
+
 /// Runs `f` without the GIL when the work is large enough to matter.
 fn maybe_detach<T: Send>(py: Python<'_>, numel: usize, f: impl FnOnce() -> T + Send) -> T {
     if numel >= DETACH_NUMEL {
@@ -316,7 +340,7 @@ impl PyTensor {
     }
     #[getter]
     fn is_cuda(&self) -> bool {
-        false
+        self.inner.device() != Device::Cpu
     }
     #[getter]
     fn ndim(&self) -> usize {
@@ -380,8 +404,13 @@ impl PyTensor {
         self.inner.requires_grad()
     }
     #[setter(requires_grad)]
-    fn set_requires_grad(&self, v: bool) -> PyResult<()> {
-        Ok(self.inner.set_requires_grad(v)?)
+    fn set_requires_grad(slf: &Bound<'_, Self>, v: bool) -> PyResult<()> {
+        let t = &slf.get().inner;
+        t.set_requires_grad(v)?;
+        if v && t.is_leaf() {
+            register_leaf(slf)?;
+        }
+        Ok(())
     }
     #[getter]
     fn is_leaf(&self) -> bool {
@@ -421,7 +450,12 @@ impl PyTensor {
                 let tn = o.get_type().name()?.to_string();
                 let g = o.cast::<PyTensor>().map_err(|_| PyTypeError::new_err(format!("assigned grad expected to be a Tensor or None but got grad of type {tn}")))?.get().inner.clone();
                 if g.dtype() != self.inner.dtype() {
-                    return Err(PyRuntimeError::new_err("assigned grad has data of a different type"));
+                    // torch names the gradient's dtype by its C++ type
+                    let cpp = g.dtype().cpp_name();
+                    return Err(PyRuntimeError::new_err(format!(
+                        "attempting to assign a gradient with dtype '{cpp}' to a tensor with grad_dtype '{}'. The gradient must match the tensor's grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient may break downstream systems that assume they match.",
+                        self.inner.dtype().torch_kernel_name()
+                    )));
                 }
                 if g.shape() != self.inner.shape() {
                     return Err(PyRuntimeError::new_err(format!(
@@ -609,6 +643,11 @@ impl PyTensor {
         let d = dtype_of(dtype)?;
         let t = &self.inner;
         PyTensor::wrap(py, maybe_detach(py, t.numel(), || t.to_dtype(d))?)
+    }
+    fn _to_device(&self, py: Python<'_>, device: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        let d = parse_device(device)?;
+        let t = &self.inner;
+        PyTensor::wrap(py, py.detach(|| t.to_device(d))?)
     }
     fn _alias(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
         PyTensor::wrap(py, self.inner.clone_view())

@@ -47,7 +47,7 @@ def _make_grads(outputs, grads, is_grads_batched=False):
             g = ones_like(o)
         elif not isinstance(g, Tensor):
             from .. import tensor
-            g = tensor(g, dtype=o.dtype)
+            g = tensor(g, dtype=o.dtype, device=o.device)
         elif g.shape != o.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
                                f"has a shape of {o.shape}.")

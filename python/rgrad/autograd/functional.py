@@ -47,13 +47,13 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
             for k in range(flat.numel()):
                 gs = grad(flat[k], ins, retain_graph=True, create_graph=create_graph, allow_unused=True)
                 for j, (g, i) in enumerate(zip(gs, ins)):
-                    rows[j].append(zeros(i.shape, dtype=i.dtype) if g is None else g)
+                    rows[j].append(zeros(i.shape, dtype=i.dtype, device=i.device) if g is None else g)
             per_in = []
             for j, i in enumerate(ins):
                 if rows[j]:
                     jac = stack(rows[j]).reshape(tuple(o.shape) + tuple(i.shape))
                 else:
-                    jac = zeros(tuple(o.shape) + tuple(i.shape), dtype=i.dtype)
+                    jac = zeros(tuple(o.shape) + tuple(i.shape), dtype=i.dtype, device=i.device)
                 per_in.append(jac if create_graph else jac.detach())
             result.append(tuple(per_in))
     if not out_tup and not in_tup:

@@ -32,7 +32,7 @@ def _numerical_jacobian(fn, inputs, i, eps):
             x[idx] = v
 
     def evaluate():
-        return [o.detach().clone().numpy().reshape(-1) for o in _outputs(fn(*inputs))]
+        return [o.detach().cpu().clone().numpy().reshape(-1) for o in _outputs(fn(*inputs))]
 
     for k in range(x.numel()):
         idx = np.unravel_index(k, tuple(x.shape)) if x.dim() else ()
@@ -62,7 +62,7 @@ def _analytical_jacobian(fn, inputs, diff_idx):
             g = grad(flat[k], [inputs[i] for i in diff_idx], retain_graph=True, allow_unused=True)
             for j, gi in enumerate(g):
                 if gi is not None:
-                    jacs[j][row] = gi.detach().numpy().reshape(-1)
+                    jacs[j][row] = gi.detach().cpu().numpy().reshape(-1)
             row += 1
     return jacs
 
@@ -102,7 +102,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     from .._tensor import Tensor
     outs = _outputs(func(*inputs))
     if grad_outputs is None:
-        grad_outputs = tuple(randn(o.shape, dtype=o.dtype).requires_grad_(True) for o in outs)
+        grad_outputs = tuple(randn(o.shape, dtype=o.dtype, device=o.device).requires_grad_(True) for o in outs)
     else:
         grad_outputs = _inputs(grad_outputs)
     n = len(inputs)

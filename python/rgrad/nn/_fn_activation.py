@@ -10,6 +10,7 @@ import math
 import warnings
 
 from .. import _C
+from .._creation import _random
 from ..autograd.grad_mode import is_grad_enabled
 
 Tensor = _C.Tensor
@@ -90,7 +91,7 @@ def _mask_dropout(input, p, training, inplace, mask_shape):
     if p == 1.0:
         return _apply(input, inplace, lambda x: x * 0.0)
     dt = input.dtype if input.dtype.is_floating_point else _C.get_default_dtype()
-    mask = _C._random("bernoulli", list(mask_shape), 1.0 - p, 0.0, dt, None)
+    mask = _random("bernoulli", list(mask_shape), 1.0 - p, 0.0, dt, None, input.device)
     mask.mul_(1.0 / (1.0 - p))
     return _apply(input, inplace, lambda x: x * mask)
 
@@ -152,7 +153,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     alpha_p = -_SELU_ALPHA * _SELU_SCALE
     a = ((1 - p) * (1 + p * alpha_p ** 2)) ** -0.5
     b = -a * alpha_p * p
-    keep = _C._random("bernoulli", list(input.shape), 1.0 - p, 0.0, input.dtype, None)
+    keep = _random("bernoulli", list(input.shape), 1.0 - p, 0.0, input.dtype, None, input.device)
     # keep * x + (1 - keep) * alpha_p, then the affine correction.
     return _apply(input, inplace, lambda x: (x * keep + (keep * -alpha_p + alpha_p)) * a + b)
 
@@ -246,25 +247,27 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     n, dim = input.numel(), weight.shape[1]
     # The bag of each index: the last start at or before its position.
     bag = from_numpy(np.searchsorted(np.asarray(starts, dtype=np.int64), np.arange(n), side="right") - 1)
+    bag = bag.to(input.device)
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
     keep = None if padding_idx is None else input != padding_idx
     e = embedding(input, weight, None, max_norm, norm_type, scale_grad_by_freq)
     if per_sample_weights is not None:
         e = e * per_sample_weights.unsqueeze(-1)
-    out = zeros(n_bags, dim, dtype=e.dtype)
+    out = zeros(n_bags, dim, dtype=e.dtype, device=e.device)
     if mode == "max":
         with no_grad():
             src = e if keep is None else e.masked_fill(~keep.unsqueeze(-1), float("-inf"))
             idx = bag.unsqueeze(-1).expand(n, dim)
-            best = zeros(n_bags, dim, dtype=e.dtype).scatter_reduce(0, idx, src, "amax", include_self=False)
+            best = zeros(n_bags, dim, dtype=e.dtype, device=e.device).scatter_reduce(0, idx, src, "amax",
+                                                                                      include_self=False)
             # The first maximal entry of each bag (per dim) carries the value and the gradient.
-            pos = arange(n).unsqueeze(-1).expand(n, dim)
+            pos = arange(n, device=e.device).unsqueeze(-1).expand(n, dim)
             is_max = src == best.index_select(0, bag)
             if keep is not None:
                 is_max = is_max & keep.unsqueeze(-1)
             cand = where(is_max, pos, n)
-            first = full((n_bags, dim), n, dtype=_C.int64).scatter_reduce(0, idx, cand, "amin")
+            first = full((n_bags, dim), n, dtype=_C.int64, device=e.device).scatter_reduce(0, idx, cand, "amin")
             sel = (pos == first.index_select(0, bag)).to(e.dtype)
         return out.index_add(0, bag, e * sel)
     if keep is not None:
@@ -303,7 +306,7 @@ def one_hot(tensor, num_classes=-1):
             num_classes = tensor.max().item() + 1
         elif tensor.max().item() >= num_classes:
             raise RuntimeError("Class values must be smaller than num_classes.")
-    return (tensor.unsqueeze(-1) == arange(num_classes)).long()
+    return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).long()
 
 
 # ----- distances ---------------------------------------------------------------------------
@@ -492,7 +495,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     slope ``(lower + upper) / 2`` in evaluation."""
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
-    slope = _C._random("uniform", list(input.shape), float(lower), float(upper), input.dtype, None)
+    slope = _random("uniform", list(input.shape), float(lower), float(upper), input.dtype, None, input.device)
     return _apply(input, inplace, lambda x: _C._where(x >= 0, x, x * slope))
 
 

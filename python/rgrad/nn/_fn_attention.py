@@ -12,9 +12,9 @@ from . import functional as F
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 
-def _causal_mask(L, S):
+def _causal_mask(L, S, device=None):
     """(L, S) bool mask, True where query i may attend key j (j <= i, top-left aligned)."""
-    return arange(L).unsqueeze(1) >= arange(S)
+    return arange(L, device=device).unsqueeze(1) >= arange(S, device=device)
 
 
 def _softmax_masked(scores, masked):
@@ -67,7 +67,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     scores = (query * scale_factor).matmul(key.transpose(-2, -1))
     masked = is_causal or attn_mask is not None
     if is_causal:
-        attn_mask = _causal_mask(L, S)
+        attn_mask = _causal_mask(L, S, scores.device)
     if attn_mask is not None:
         if attn_mask.dtype == _C.bool:
             scores = scores.masked_fill(attn_mask.logical_not(), float("-inf"))
@@ -122,7 +122,7 @@ def _canonical_mask(mask, mask_name, other_type, other_name, target_type, check_
         warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. Use same type for both "
                       "instead.", stacklevel=3)
     if mask.dtype == _C.bool:
-        mask = zeros(tuple(mask.shape), dtype=target_type).masked_fill_(mask, float("-inf"))
+        mask = zeros(tuple(mask.shape), dtype=target_type, device=mask.device).masked_fill_(mask, float("-inf"))
     return mask
 
 
@@ -222,8 +222,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     v = v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1) if static_v is None else \
         _check_static(static_v, "static_v", bsz * num_heads, head_dim)
     if add_zero_attn:
-        k = cat([k, zeros((bsz * num_heads, 1, head_dim), dtype=k.dtype)], dim=1)
-        v = cat([v, zeros((bsz * num_heads, 1, head_dim), dtype=v.dtype)], dim=1)
+        k = cat([k, zeros((bsz * num_heads, 1, head_dim), dtype=k.dtype, device=k.device)], dim=1)
+        v = cat([v, zeros((bsz * num_heads, 1, head_dim), dtype=v.dtype, device=v.device)], dim=1)
         if attn_mask is not None:
             attn_mask = F.pad(attn_mask, (0, 1))
         if key_padding_mask is not None:

@@ -97,12 +97,12 @@ def _im2col(x, kernel, dilation, pads, stride, out_hw, fill=0.0):
     Hp = _padded_extent(H, pt, pb, Ho, kh, dh, sh)
     Wp = _padded_extent(W, pl, pr, Wo, kw, dw, sw)
     if (Hp, Wp) != (H, W):
-        xp = full((N, C, Hp, Wp), fill, dtype=x.dtype)
+        xp = full((N, C, Hp, Wp), fill, dtype=x.dtype, device=x.device)
         xp.narrow(2, pt, H).narrow(3, pl, W).copy_(x)
     else:
         xp = x.contiguous()
     if N * C * Ho * Wo == 0:
-        return zeros((N, C, kh, kw, Ho, Wo), dtype=x.dtype)
+        return zeros((N, C, kh, kw, Ho, Wo), dtype=x.dtype, device=x.device)
     win = xp.as_strided((N, C, kh, kw, Ho, Wo), (C * Hp * Wp, Hp * Wp, dh * Wp, dw, sh * Wp, sw),
                         xp.storage_offset())
     return win.contiguous()
@@ -115,7 +115,7 @@ def _col2im(cols, hw, kernel, dilation, pads, stride):
     pt, pb, pl, pr = pads
     Hp = _padded_extent(H, pt, pb, Ho, kh, dh, sh)
     Wp = _padded_extent(W, pl, pr, Wo, kw, dw, sw)
-    buf = zeros((N, C, Hp, Wp), dtype=cols.dtype)
+    buf = zeros((N, C, Hp, Wp), dtype=cols.dtype, device=cols.device)
     if Ho * Wo > 0:
         for i in builtins.range(kh):
             rows = slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh)
@@ -476,8 +476,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def _flat_indices(k, geometry, H, W):
     """Flat H * W input positions of the window argmaxes `k` (N, C, Ho, Wo)."""
     (kh, kw), s, p, d, (Ho, Wo) = geometry
-    rows = (arange(Ho) * s[0] - p[0]).view(Ho, 1) + (k // kw) * d[0]
-    cols = (arange(Wo) * s[1] - p[1]) + (k % kw) * d[1]
+    rows = (arange(Ho, device=k.device) * s[0] - p[0]).view(Ho, 1) + (k // kw) * d[0]
+    cols = (arange(Wo, device=k.device) * s[1] - p[1]) + (k % kw) * d[1]
     if p[0] or p[1]:
         # A window whose in-bounds values are all -inf can pick top/left padding (scanned
         # first); clamping gives its first in-bounds element, which is torch's choice.
@@ -512,7 +512,8 @@ class _MaxPool2d(Function):
         N, C, H, W = ctx.input_shape
         if not ctx.flat:
             indices = _flat_indices(indices, ctx.geometry, H, W)
-        gx = zeros((N, C, H * W), dtype=g.dtype).scatter_add(2, indices.view(N, C, -1), g.reshape(N, C, -1))
+        gx = zeros((N, C, H * W), dtype=g.dtype, device=g.device).scatter_add(2, indices.view(N, C, -1),
+                                                                              g.reshape(N, C, -1))
         return gx.view(N, C, H, W), None, None
 
 
@@ -589,7 +590,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     else:
         dh = _avg_divisor(H, kh, s[0], p[0], Ho, count_include_pad)
         dw = _avg_divisor(W, kw, s[1], p[1], Wo, count_include_pad)
-        divisor = tensor(np.outer(dh, dw), dtype=x.dtype)
+        divisor = tensor(np.outer(dh, dw), dtype=x.dtype, device=x.device)
     # Integer inputs stay integers, divided as C++ does (towards zero), like torch.
     out = sums / divisor if x.is_floating_point() else sums.div(divisor, rounding_mode="trunc")
     return out if batched else out.squeeze(0)
@@ -635,7 +636,7 @@ def _all_finite(x):
 def _apply_matrix(x, dim, m):
     """Applies the (out, size) matrix `m` along dim: out[..., i, ...] = sum_j m[i, j] x[..., j, ...].
     Exact zeros in m only stay harmless for finite x (0 * inf is nan): callers check."""
-    m = tensor(m, dtype=x.dtype)
+    m = tensor(m, dtype=x.dtype, device=x.device)
     if dim == x.dim() - 1:
         return matmul(x, m.t())
     return matmul(m, x.movedim(dim, -2)).movedim(-2, dim)
@@ -701,13 +702,14 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     ih, kh = _adaptive_index(H, Ho)
     iw, kw = _adaptive_index(W, Wo)
     lead = tuple(x.shape[:-2])
-    win = x.index_select(-2, tensor(ih.reshape(-1))).index_select(-1, tensor(iw.reshape(-1)))
+    win = x.index_select(-2, tensor(ih.reshape(-1), device=x.device)).index_select(
+        -1, tensor(iw.reshape(-1), device=x.device))
     win = win.reshape(*lead, Ho, kh, Wo, kw).movedim(-3, -2).reshape(*lead, Ho, Wo, kh * kw)
     values, k = win.max(dim=-1)
     if not return_indices:
         return values
-    rows = tensor(ih.reshape(-1)).take(arange(Ho).view(Ho, 1) * kh + k // kw)
-    cols = tensor(iw.reshape(-1)).take(arange(Wo) * kw + k % kw)
+    rows = tensor(ih.reshape(-1), device=x.device).take(arange(Ho, device=x.device).view(Ho, 1) * kh + k // kw)
+    cols = tensor(iw.reshape(-1), device=x.device).take(arange(Wo, device=x.device) * kw + k % kw)
     indices = rows * W + cols
     return values, indices
 
@@ -778,7 +780,7 @@ def _nearest_dim(x, dim, idx):
         sl = [slice(None)] * x.dim()
         sl[dim] = slice(0, (o - 1) * builtins.int(idx[1]) + 1, builtins.int(idx[1]))
         return x[tuple(sl)]
-    return x.index_select(dim, tensor(idx, dtype=_C.int64))
+    return x.index_select(dim, tensor(idx, dtype=_C.int64, device=x.device))
 
 
 def _linear_dim(x, dim, i0, i1, w0, w1, finite):
@@ -789,10 +791,10 @@ def _linear_dim(x, dim, i0, i1, w0, w1, finite):
         np.add.at(m, (np.arange(o), i1), w1)
         return _apply_matrix(x, dim, m)
     shape = [o if d == dim else 1 for d in builtins.range(x.dim())]
-    w0 = tensor(w0, dtype=x.dtype).view(shape)
-    w1 = tensor(w1, dtype=x.dtype).view(shape)
-    return (x.index_select(dim, tensor(i0, dtype=_C.int64)) * w0
-            + x.index_select(dim, tensor(i1, dtype=_C.int64)) * w1)
+    w0 = tensor(w0, dtype=x.dtype, device=x.device).view(shape)
+    w1 = tensor(w1, dtype=x.dtype, device=x.device).view(shape)
+    return (x.index_select(dim, tensor(i0, dtype=_C.int64, device=x.device)) * w0
+            + x.index_select(dim, tensor(i1, dtype=_C.int64, device=x.device)) * w1)
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,

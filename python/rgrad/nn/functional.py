@@ -86,7 +86,7 @@ def _pad_constant(input, spec, value):
         start = builtins.max(-left, 0)
         src = src.narrow(d, start, shape[d] - start - builtins.max(-right, 0))
         shape[d] = shape[d] + left + right
-    out = full(shape, value, dtype=input.dtype)
+    out = full(shape, value, dtype=input.dtype, device=input.device)
     dst = out
     for d, left, right in spec:
         dst = dst.narrow(d, builtins.max(left, 0), src.shape[d])
@@ -97,7 +97,7 @@ def _pad_constant(input, spec, value):
 
 def _take(x, d, idx):
     from .._creation import tensor
-    return x.index_select(d, tensor(idx, dtype=_C.int64))
+    return x.index_select(d, tensor(idx, dtype=_C.int64, device=x.device))
 
 
 def _pad_mirror(input, spec, mode):

@@ -266,12 +266,13 @@ class Optimizer:
 
     @staticmethod
     def _process_value_according_to_param_policy(param, value, key=None):
-        # ``step`` keeps its own dtype; other floating state follows the parameter's dtype.
+        # ``step`` keeps its own dtype and device (a CPU scalar, as torch's non-fused optimizers
+        # keep it); other state follows the parameter's device, and floating state its dtype.
         if key == "step":
             return value
         if param.is_floating_point():
-            return value.to(dtype=param.dtype)
-        return value
+            return value.to(dtype=param.dtype, device=param.device)
+        return value.to(device=param.device)
 
     def load_state_dict(self, state_dict):
         r"""Loads the optimizer state.

@@ -66,9 +66,9 @@ class _ConvNd(Module):
         else:
             self._reversed_padding_repeated_twice = [p for p in reversed(padding) for _ in range(2)]
         shape = ((in_channels, out_channels // groups) if transposed else (out_channels, in_channels // groups))
-        self.weight = Parameter(empty(shape + kernel_size, dtype=dtype))
+        self.weight = Parameter(empty(shape + kernel_size, dtype=dtype, device=device))
         if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dtype))
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

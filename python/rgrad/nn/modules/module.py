@@ -648,8 +648,16 @@ class Module:
         return new
 
     def to(self, *args, **kwargs):
-        """Moves/casts parameters and buffers: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
-        ``to(tensor)``. Only floating-point tensors change dtype. Only the 'cpu' device exists."""
+        """Moves/casts parameters and buffers in place: ``to(device)``, ``to(dtype)``,
+        ``to(device, dtype)``, ``to(tensor)``. Only floating-point tensors change dtype; every
+        tensor changes device. Parameters stay Parameters with their ``requires_grad`` (their
+        gradients move alongside), but a moved parameter is a new object, unlike torch's which
+        keep their identity: build optimizers after moving the model.
+
+        Example::
+
+            >>> model = nn.Linear(4, 2).to('cuda' if torch.cuda.is_available() else 'cpu')
+        """
         from ..._tensor import _parse_to
         dtype, device, _ = _parse_to(args, dict(kwargs))
         if dtype is not None and not dtype.is_floating_point:
@@ -663,10 +671,17 @@ class Module:
         return self._apply(convert)
 
     def cpu(self):
-        return self
+        """Moves all parameters and buffers to the CPU."""
+        return self.to("cpu")
 
     def cuda(self, device=None):
-        return self.to("cuda" if device is None else device)
+        """Moves all parameters and buffers to the GPU."""
+        from ..._tensor import _gpu_device
+        return self.to(_gpu_device(device))
+
+    def gpu(self, device=None):
+        """rgrad's spelling of :meth:`cuda`."""
+        return self.cuda(device)
 
     def type(self, dst_type):
         return self._apply(lambda t: t.type(dst_type))
@@ -691,8 +706,10 @@ class Module:
         return self._cast_floats(_C.bfloat16)
 
     def to_empty(self, *, device=None, recurse=True):
+        """Replaces parameters and buffers by uninitialised tensors of the same shape on
+        `device` (their current device when None)."""
         from ..._creation import empty_like
-        return self._apply(lambda t: empty_like(t), recurse=recurse)
+        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     def share_memory(self):
         return self

@@ -11,10 +11,10 @@ from .module import Module
 __all__ = ["LayerNorm", "GroupNorm", "RMSNorm"]
 
 
-def _affine_parameters(module, shape, affine, bias, dtype):
+def _affine_parameters(module, shape, affine, bias, dtype, device=None):
     """Registers a norm layer's per-feature `weight` and `bias` of `shape` (None when not learned)."""
-    module.register_parameter("weight", Parameter(empty(shape, dtype=dtype)) if affine else None)
-    module.register_parameter("bias", Parameter(empty(shape, dtype=dtype)) if affine and bias else None)
+    module.register_parameter("weight", Parameter(empty(shape, dtype=dtype, device=device)) if affine else None)
+    module.register_parameter("bias", Parameter(empty(shape, dtype=dtype, device=device)) if affine and bias else None)
 
 
 def _reset_affine(module):
@@ -54,7 +54,7 @@ class LayerNorm(Module):
         self.normalized_shape = _as_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -92,7 +92,7 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        _affine_parameters(self, num_channels, affine, bias, dtype)
+        _affine_parameters(self, num_channels, affine, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -124,7 +124,7 @@ class RMSNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(empty(self.normalized_shape, dtype=dtype))
+            self.weight = Parameter(empty(self.normalized_shape, dtype=dtype, device=device))
         else:
             self.register_parameter("weight", None)
         self.reset_parameters()

@@ -163,7 +163,7 @@ class RNNBase(Module):
         real_hidden_size = proj_size if proj_size > 0 else hidden_size
         self._flat_weights_names = []
         self._all_weights = []
-        kw = {"dtype": dtype}
+        kw = {"dtype": dtype, "device": device}
         for layer in range(num_layers):
             layer_input_size = input_size if layer == 0 else real_hidden_size * num_directions
             for direction in range(num_directions):
@@ -332,7 +332,7 @@ class RNNBase(Module):
 
     def _zeros_hidden(self, input, batch, size):
         num_directions = 2 if self.bidirectional else 1
-        return zeros((self.num_layers * num_directions, batch, size), dtype=input.dtype)
+        return zeros((self.num_layers * num_directions, batch, size), dtype=input.dtype, device=input.device)
 
     def _time_major(self, input):
         return input.transpose(0, 1) if self.batch_first else input
@@ -477,11 +477,11 @@ class RNNCellBase(Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
-        self.weight_ih = Parameter(empty((num_chunks * hidden_size, input_size), dtype=dtype))
-        self.weight_hh = Parameter(empty((num_chunks * hidden_size, hidden_size), dtype=dtype))
+        self.weight_ih = Parameter(empty((num_chunks * hidden_size, input_size), dtype=dtype, device=device))
+        self.weight_hh = Parameter(empty((num_chunks * hidden_size, hidden_size), dtype=dtype, device=device))
         if bias:
-            self.bias_ih = Parameter(empty(num_chunks * hidden_size, dtype=dtype))
-            self.bias_hh = Parameter(empty(num_chunks * hidden_size, dtype=dtype))
+            self.bias_ih = Parameter(empty(num_chunks * hidden_size, dtype=dtype, device=device))
+            self.bias_hh = Parameter(empty(num_chunks * hidden_size, dtype=dtype, device=device))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -511,7 +511,7 @@ class RNNCellBase(Module):
         out = []
         for k, h in enumerate(hxs):
             if h is None:
-                h = zeros((input.shape[0], self.hidden_size), dtype=input.dtype)
+                h = zeros((input.shape[0], self.hidden_size), dtype=input.dtype, device=input.device)
             else:
                 if not is_batched:
                     h = h.unsqueeze(0)

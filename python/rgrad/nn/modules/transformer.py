@@ -23,8 +23,8 @@ __all__ = ["TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderL
 
 def _generate_square_subsequent_mask(sz, device=None, dtype=None):
     """(sz, sz) float mask: 0 on and below the diagonal, -inf above."""
-    mask = zeros((sz, sz), dtype=dtype)
-    i = arange(sz)
+    mask = zeros((sz, sz), dtype=dtype, device=device)
+    i = arange(sz, device=device)
     return mask.masked_fill_(i.unsqueeze(1) < i, float("-inf"))
 
 
@@ -39,7 +39,7 @@ def _detect_is_causal_mask(mask, is_causal=None, size=None):
     make_causal = is_causal is True
     if is_causal is None and mask is not None:
         sz = size if size is not None else mask.shape[-2]
-        causal = _generate_square_subsequent_mask(sz, dtype=mask.dtype)
+        causal = _generate_square_subsequent_mask(sz, device=mask.device, dtype=mask.dtype)
         make_causal = tuple(mask.shape) == tuple(causal.shape) and bool((mask == causal).all())
     return make_causal
 

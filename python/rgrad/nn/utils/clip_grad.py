@@ -28,10 +28,13 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     if not tensors:
         return tensor(0.0)
     if norm_type == math.inf:
-        norms = [t.abs().max() for t in tensors]
+        # Per-tensor norms gathered on the first tensor's device (tensors may sit on several).
+        dev = tensors[0].device
+        norms = [t.abs().max().to(dev) for t in tensors]
         total = norms[0] if len(norms) == 1 else stack(norms).max()
     else:
-        total = stack([t.norm(norm_type) for t in tensors]).norm(norm_type)
+        dev = tensors[0].device
+        total = stack([t.norm(norm_type).to(dev) for t in tensors]).norm(norm_type)
     if error_if_nonfinite and not math.isfinite(total.item()):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
                            "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
@@ -47,7 +50,7 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         return
     coef = (float(max_norm) / (total_norm + 1e-6)).clamp(max=1.0)
     for g in grads:
-        g.mul_(coef)
+        g.mul_(coef.to(g.device))
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):

@@ -39,10 +39,16 @@ class PackedSequence(namedtuple("PackedSequence_", ["data", "batch_sizes", "sort
         data = self.data.to(*args, **kwargs)
         if data is self.data:
             return self
-        return type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+        # As torch: the indices follow the data's device, batch_sizes stays on the CPU.
+        sorted_indices, unsorted_indices = (None if i is None else i.to(data.device)
+                                            for i in (self.sorted_indices, self.unsorted_indices))
+        return type(self)(data, self.batch_sizes, sorted_indices, unsorted_indices)
 
     def cpu(self, *args, **kwargs):
-        return self
+        return self.to("cpu")
+
+    def cuda(self, *args, **kwargs):
+        return self.to(self.data.cuda(*args, **kwargs).device)
 
     def double(self):
         return self.to(dtype=_C.float64)
@@ -61,7 +67,7 @@ class PackedSequence(namedtuple("PackedSequence_", ["data", "batch_sizes", "sort
 
     @property
     def is_cuda(self):
-        return False
+        return self.data.is_cuda
 
     def is_pinned(self):
         return False
@@ -72,8 +78,8 @@ def invert_permutation(permutation):
     if permutation is None:
         return None
     inv = np.empty(permutation.numel(), dtype=np.int64)
-    inv[permutation.numpy()] = np.arange(permutation.numel())
-    return tensor(inv)
+    inv[permutation.cpu().numpy()] = np.arange(permutation.numel())
+    return tensor(inv, device=permutation.device)
 
 
 def _batch_sizes(lengths):
@@ -99,7 +105,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     if not enforce_sorted:
         order = np.argsort(-lens, kind="stable")
         lens = lens[order]
-        sorted_indices = tensor(order)
+        sorted_indices = tensor(order, device=input.device)
         input = input.index_select(0 if batch_first else 1, sorted_indices)
     elif np.any(lens[:-1] < lens[1:]):
         raise RuntimeError("`lengths` array must be sorted in decreasing order when `enforce_sorted` is True. You "
@@ -116,7 +122,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     bs = _batch_sizes(lens)
     # Row t * B + b of the (T * B, *) view for every live (t, b), time step by time step.
     rows = np.concatenate([t * B + np.arange(b) for t, b in enumerate(bs)])
-    data = input.reshape(T * B, *input.shape[2:]).index_select(0, tensor(rows))
+    data = input.reshape(T * B, *input.shape[2:]).index_select(0, tensor(rows, device=input.device))
     return PackedSequence(data, tensor(bs), sorted_indices, None)
 
 
@@ -133,19 +139,20 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     B = int(bs[0])
     data = sequence.data
     # Gather every (t, b) from its packed row; padded slots read one extra row of padding_value.
-    pad_row = full((1, *data.shape[1:]), padding_value, dtype=data.dtype)
+    pad_row = full((1, *data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
     src = np.full((max_len, B), data.shape[0], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(bs)[:-1]])
     for t, (off, b) in enumerate(zip(offsets, bs)):
         src[t, :b] = off + np.arange(b)
-    padded = cat([data, pad_row]).index_select(0, tensor(src.reshape(-1))).reshape(max_len, B, *data.shape[1:])
+    index = tensor(src.reshape(-1), device=data.device)
+    padded = cat([data, pad_row]).index_select(0, index).reshape(max_len, B, *data.shape[1:])
     lengths = (bs[None, :] > np.arange(B)[:, None]).sum(1)
     if batch_first:
         padded = padded.transpose(0, 1)
     lengths = tensor(lengths)
     if sequence.unsorted_indices is not None:
         padded = padded.index_select(0 if batch_first else 1, sequence.unsorted_indices)
-        lengths = lengths.index_select(0, sequence.unsorted_indices)
+        lengths = lengths.index_select(0, sequence.unsorted_indices.cpu())
     return padded, lengths
 
 

@@ -66,8 +66,8 @@ class SpectralNorm:
         from ..._creation import randn
         with no_grad():
             h, w = fn.reshape_weight_to_matrix(weight).shape
-            u = normalize(randn(h, dtype=weight.dtype), dim=0, eps=fn.eps)
-            v = normalize(randn(w, dtype=weight.dtype), dim=0, eps=fn.eps)
+            u = normalize(randn(h, dtype=weight.dtype, device=weight.device), dim=0, eps=fn.eps)
+            v = normalize(randn(w, dtype=weight.dtype, device=weight.device), dim=0, eps=fn.eps)
         delattr(module, fn.name)
         module.register_parameter(fn.name + "_orig", weight)
         setattr(module, fn.name, weight.detach())

@@ -1,0 +1,393 @@
+//! Host side of the kernels: turns (buffer, layout) operands into metadata records and
+//! dispatches. Layouts are coalesced first (size-1 dims dropped, dims that are contiguous in
+//! every operand merged), so the common contiguous case runs the kernels' index-free path.
+
+use super::buffer::GpuBuffer;
+use super::context::{context, META_WORDS};
+use super::kernel::{ELEMENTWISE, MATMUL, REDUCE, SOFTMAX};
+use crate::dtype::{DType, Scalar};
+use crate::error::{Error, ErrorKind, Result};
+use crate::layout::Layout;
+use crate::op::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
+
+const MAXR: usize = 8;
+
+/// The kernels' dtype code (shaders/common.wgsl).
+pub fn dt_code(d: DType) -> Result<u32> {
+    Ok(match d {
+        DType::Bool => 0,
+        DType::U8 => 1,
+        DType::I8 => 2,
+        DType::I16 => 3,
+        DType::I32 => 4,
+        DType::I64 => 5,
+        DType::F16 => 6,
+        DType::BF16 => 7,
+        DType::F32 => 8,
+        DType::F64 => return Err(float64_error()),
+    })
+}
+
+/// MPS's wording, for the GPU (WGSL has no 64-bit floats on most devices).
+pub fn float64_error() -> Error {
+    Error::Msg {
+        kind: ErrorKind::Type,
+        msg: "Cannot convert a GPU Tensor to float64 dtype as the wgpu backend doesn't support float64. Please use float32 instead.".into(),
+    }
+}
+
+/// A scalar's bits in the kernels' compute type for `dtype` (f32 for floats, i32 otherwise).
+pub fn compute_bits(s: Scalar, dtype: DType) -> u32 {
+    if dtype.is_float() {
+        (s.to_f64() as f32).to_bits()
+    } else {
+        (s.to_i64() as i32) as u32
+    }
+}
+
+/// A scalar's bits as stored in `dtype` (fill values).
+pub fn storage_bits(s: Scalar, dtype: DType) -> u32 {
+    match dtype {
+        DType::Bool => (s.to_f64() != 0.0) as u32,
+        DType::F16 => half::f16::from_f64(s.to_f64()).to_bits() as u32,
+        DType::BF16 => half::bf16::from_f64(s.to_f64()).to_bits() as u32,
+        DType::F32 | DType::F64 => (s.to_f64() as f32).to_bits(),
+        DType::U8 | DType::I8 => (s.to_i64() as u32) & 0xff,
+        DType::I16 => (s.to_i64() as u32) & 0xffff,
+        DType::I32 | DType::I64 => s.to_i64() as i32 as u32,
+    }
+}
+
+/// An elementwise operand: a strided GPU view, or one value broadcast everywhere.
+pub enum Arg<'a> {
+    View(&'a GpuBuffer, &'a Layout),
+    Scalar(u32),
+}
+
+fn groups_1d(n: usize) -> (u32, u32, u32) {
+    let g = n.div_ceil(256).max(1) as u32;
+    let x = g.min(65535);
+    (x, g.div_ceil(x), 1)
+}
+
+fn i32_of(v: isize) -> Result<u32> {
+    i32::try_from(v).map(|x| x as u32).map_err(|_| Error::runtime("GPU tensor strides and offsets must fit in 32 bits"))
+}
+
+/// Drops size-1 dims and merges dims that are contiguous in every operand.
+fn coalesce(shape: &[usize], strides: &[&[isize]]) -> (Vec<usize>, Vec<Vec<isize>>) {
+    let mut out: Vec<(usize, Vec<isize>)> = Vec::new();
+    for d in 0..shape.len() {
+        let sz = shape[d];
+        if sz == 1 {
+            continue;
+        }
+        let st: Vec<isize> = strides.iter().map(|s| s[d]).collect();
+        if let Some(last) = out.last_mut() {
+            if last.1.iter().zip(&st).all(|(&so, &si)| so == si * sz as isize) {
+                last.0 *= sz;
+                last.1 = st;
+                continue;
+            }
+        }
+        out.push((sz, st));
+    }
+    let shape = out.iter().map(|x| x.0).collect();
+    let strides = (0..strides.len()).map(|k| out.iter().map(|x| x.1[k]).collect()).collect();
+    (shape, strides)
+}
+
+/// Elementwise dispatch over `out`'s shape: mode 0 unary, 1 binary, 2 compare, 3 where
+/// (c is the condition), 4 copy, 5 fill (value in `fill`).
+#[allow(clippy::too_many_arguments)]
+fn elementwise(mode: u32, op: u32, dt: DType, a: Arg, b: Arg, c: Option<(&GpuBuffer, &Layout, DType)>, out: (&GpuBuffer, &Layout, DType), fill: u32) -> Result<()> {
+    let n = out.1.numel();
+    if n == 0 {
+        return Ok(());
+    }
+    let ctx = context()?;
+    let shape = &out.1.shape[..];
+    let zeros = vec![0isize; shape.len()];
+    let st_of = |x: &Arg| -> Vec<isize> {
+        match x {
+            Arg::View(_, l) => l.strides.to_vec(),
+            Arg::Scalar(_) => zeros.clone(),
+        }
+    };
+    let (sa, sb) = (st_of(&a), st_of(&b));
+    let sc = c.map(|c| c.1.strides.to_vec()).unwrap_or_else(|| zeros.clone());
+    let (cshape, cst) = coalesce(shape, &[&sa, &sb, &sc, &out.1.strides]);
+    if cshape.len() > MAXR {
+        return Err(Error::runtime("GPU elementwise kernels take at most 8 non-contiguous dims"));
+    }
+    let off = |x: &Arg| match x {
+        Arg::View(_, l) => l.offset,
+        Arg::Scalar(_) => 0,
+    };
+    let mut meta = [0u32; 48];
+    meta[0] = u32::try_from(n).map_err(|_| Error::runtime("GPU tensors are limited to 2^32 elements"))?;
+    meta[1] = cshape.len() as u32;
+    meta[2] = match (&b, mode) {
+        (_, 5) => fill,
+        (Arg::Scalar(v), _) => *v,
+        _ => 0,
+    };
+    if let Arg::Scalar(v) = a {
+        meta[3] = v;
+    }
+    meta[4] = i32_of(off(&a) as isize)?;
+    meta[5] = i32_of(off(&b) as isize)?;
+    meta[6] = i32_of(c.map(|c| c.1.offset).unwrap_or(0) as isize)?;
+    meta[7] = i32_of(out.1.offset as isize)?;
+    for (d, &s) in cshape.iter().enumerate() {
+        meta[8 + d] = s as u32;
+        for k in 0..4 {
+            meta[16 + 8 * k + d] = i32_of(cst[k][d])?;
+        }
+    }
+    let is_scalar = |x: &Arg| matches!(x, Arg::Scalar(_));
+    let contig = cshape.len() <= 1 && (0..4).all(|k| cshape.is_empty() || cst[k][0] == 1 || cst[k][0] == 0 && [is_scalar(&a), is_scalar(&b), c.is_none(), false][k]);
+    let out_dt = out.2;
+    let word = out_dt.size() >= 4;
+    let constants = [
+        ("MODE", mode),
+        ("OP", op),
+        ("DT", dt_code(dt)?),
+        ("DT_C", c.map(|c| dt_code(c.2)).transpose()?.unwrap_or(0)),
+        ("DT_OUT", dt_code(out_dt)?),
+        ("CONTIG", contig as u32),
+        ("A_SCALAR", is_scalar(&a) as u32),
+        ("B_SCALAR", is_scalar(&b) as u32),
+    ];
+    let dummy = ctx.dummy();
+    fn buf<'a>(x: &Arg<'a>, dummy: &'a wgpu::Buffer) -> &'a wgpu::Buffer {
+        match x {
+            Arg::View(g, _) => g.raw(),
+            Arg::Scalar(_) => dummy,
+        }
+    }
+    let cbuf = c.map(|c| c.0.raw()).unwrap_or(dummy);
+    let obind = if word { 4 } else { 5 };
+    let bufs = [(1, buf(&a, dummy)), (2, buf(&b, dummy)), (3, cbuf), (obind, out.0.raw())];
+    let entry = if word { "main_w" } else { "main_a" };
+    ctx.dispatch(&ELEMENTWISE, entry, &constants, &meta, &bufs, groups_1d(n))
+}
+
+pub fn unary(op: UnaryOp, a: Arg, dtype: DType, out: (&GpuBuffer, &Layout, DType)) -> Result<()> {
+    elementwise(0, op as u32, dtype, a, Arg::Scalar(0), None, out, 0)
+}
+
+pub fn binary(op: BinaryOp, a: Arg, b: Arg, dtype: DType, out: (&GpuBuffer, &Layout, DType)) -> Result<()> {
+    elementwise(1, op as u32, dtype, a, b, None, out, 0)
+}
+
+pub fn compare(op: CmpOp, a: Arg, b: Arg, dtype: DType, out: (&GpuBuffer, &Layout)) -> Result<()> {
+    elementwise(2, op as u32, dtype, a, b, None, (out.0, out.1, DType::Bool), 0)
+}
+
+/// dst = cond ? a : b for elements of `dtype` (raw bits).
+pub fn select_where(cond: (&GpuBuffer, &Layout, DType), a: Arg, b: Arg, dtype: DType, out: (&GpuBuffer, &Layout)) -> Result<()> {
+    elementwise(3, 0, dtype, a, b, Some(cond), (out.0, out.1, dtype), 0)
+}
+
+pub fn copy_cast(src: Arg, sd: DType, out: (&GpuBuffer, &Layout, DType)) -> Result<()> {
+    elementwise(4, 0, sd, src, Arg::Scalar(0), None, out, 0)
+}
+
+pub fn fill(out: (&GpuBuffer, &Layout, DType), value: Scalar) -> Result<()> {
+    elementwise(5, 0, out.2, Arg::Scalar(0), Arg::Scalar(0), None, out, storage_bits(value, out.2))
+}
+
+/// Whether a reduction runs on the GPU (others go through the host).
+pub fn reduce_supported(op: ReduceOp, dtype: DType) -> bool {
+    dtype != DType::F64
+        && match op {
+            ReduceOp::Mean | ReduceOp::NanMean | ReduceOp::LogSumExp | ReduceOp::Norm(_) | ReduceOp::Var { .. } => dtype.is_float(),
+            _ => true,
+        }
+}
+
+fn reduce_code(op: ReduceOp) -> (u32, f32, u32) {
+    match op {
+        ReduceOp::Sum => (0, 0.0, 0),
+        ReduceOp::NanSum => (1, 0.0, 0),
+        ReduceOp::Prod => (2, 0.0, 0),
+        ReduceOp::Mean => (3, 0.0, 0),
+        ReduceOp::NanMean => (4, 0.0, 0),
+        ReduceOp::Max => (5, 0.0, 0),
+        ReduceOp::Min => (6, 0.0, 0),
+        ReduceOp::ArgMax => (7, 0.0, 0),
+        ReduceOp::ArgMin => (8, 0.0, 0),
+        ReduceOp::All => (9, 0.0, 0),
+        ReduceOp::Any => (10, 0.0, 0),
+        ReduceOp::CountNonzero => (11, 0.0, 0),
+        ReduceOp::LogSumExp => (12, 0.0, 0),
+        ReduceOp::Norm(p) => (13, p as f32, 0),
+        ReduceOp::Var { correction, std } => (14, correction as f32, std as u32),
+    }
+}
+
+/// Reduces src[l] over the flagged dims into fresh contiguous outputs (see cpu::reduce).
+pub fn reduce(op: ReduceOp, src: &GpuBuffer, l: &Layout, dtype: DType, reduced: &[bool], outs: &[(&GpuBuffer, DType)]) -> Result<()> {
+    let ctx = context()?;
+    let (mut ks, mut kst, mut rs, mut rst) = (vec![], vec![], vec![], vec![]);
+    for d in 0..l.shape.len() {
+        if reduced[d] {
+            rs.push(l.shape[d]);
+            rst.push(l.strides[d]);
+        } else {
+            ks.push(l.shape[d]);
+            kst.push(l.strides[d]);
+        }
+    }
+    let (ks, kst) = coalesce(&ks, &[&kst]);
+    let (rs, rst) = coalesce(&rs, &[&rst]);
+    if ks.len() > MAXR || rs.len() > MAXR {
+        return Err(Error::runtime("GPU reductions take at most 8 non-contiguous dims"));
+    }
+    let n_out: usize = ks.iter().product();
+    let n_red: usize = rs.iter().product();
+    if n_out == 0 {
+        return Ok(());
+    }
+    let (code, p, std) = reduce_code(op);
+    let mut meta = [0u32; 42];
+    meta[0] = n_out as u32;
+    meta[1] = u32::try_from(n_red).map_err(|_| Error::runtime("GPU tensors are limited to 2^32 elements"))?;
+    meta[2] = ks.len() as u32;
+    meta[3] = rs.len() as u32;
+    meta[4] = i32_of(l.offset as isize)?;
+    meta[5] = p.to_bits();
+    meta[6] = std;
+    for d in 0..ks.len() {
+        meta[8 + d] = ks[d] as u32;
+        meta[16 + d] = i32_of(kst[0][d])?;
+    }
+    for d in 0..rs.len() {
+        meta[24 + d] = rs[d] as u32;
+        meta[32 + d] = i32_of(rst[0][d])?;
+    }
+    let two = outs.len() == 2;
+    let constants = [
+        ("OP", code),
+        ("DT", dt_code(dtype)?),
+        ("DT_OUT", dt_code(outs[0].1)?),
+        ("DT_OUT2", if two { dt_code(outs[1].1)? } else { 5 }),
+        ("TWO_OUT", two as u32),
+    ];
+    let out2 = if two { outs[1].0.raw() } else { ctx.dummy() };
+    let two_phase = matches!(op, ReduceOp::LogSumExp | ReduceOp::Var { .. });
+    let fold = |n: usize| {
+        let x = (n as u32).min(65535);
+        (x, (n as u32).div_ceil(x), 1)
+    };
+    if n_red <= 64 {
+        // Short reductions: an invocation per output.
+        let bufs = [(1, src.raw()), (5, outs[0].0.raw()), (7, out2)];
+        ctx.dispatch(&REDUCE, "reduce_thread", &constants, &meta, &bufs, groups_1d(n_out))
+    } else if n_out <= 32 && n_red >= 1 << 14 && !two_phase {
+        // Long reductions into few outputs: chunks of 4096 reduced by workgroups of their own.
+        let chunks = n_red.div_ceil(4096).min(1024);
+        let len = n_red.div_ceil(chunks);
+        meta[40] = chunks as u32;
+        meta[41] = len as u32;
+        let parts = GpuBuffer::alloc(n_out * chunks * 16)?;
+        ctx.dispatch(&REDUCE, "reduce_partial", &constants, &meta, &[(1, src.raw()), (2, parts.raw())], fold(n_out * chunks))?;
+        let bufs = [(2, parts.raw()), (5, outs[0].0.raw()), (7, out2)];
+        ctx.dispatch(&REDUCE, "reduce_combine", &constants, &meta, &bufs, fold(n_out))
+    } else {
+        // A workgroup per output.
+        let bufs = [(1, src.raw()), (5, outs[0].0.raw()), (7, out2)];
+        ctx.dispatch(&REDUCE, "reduce_group", &constants, &meta, &bufs, fold(n_out))
+    }
+}
+
+/// softmax / log_softmax of src[l] along `dim` into dst[dl] (same shape).
+pub fn softmax(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, log: bool, dst: &GpuBuffer, dl: &Layout) -> Result<()> {
+    let ctx = context()?;
+    let mut os = vec![];
+    let (mut ist, mut ost) = (vec![], vec![]);
+    for d in 0..l.shape.len() {
+        if d != dim {
+            os.push(l.shape[d]);
+            ist.push(l.strides[d]);
+            ost.push(dl.strides[d]);
+        }
+    }
+    let (os, st) = coalesce(&os, &[&ist, &ost]);
+    if os.len() > MAXR {
+        return Err(Error::runtime("GPU softmax takes at most 8 non-contiguous dims"));
+    }
+    let rows: usize = os.iter().product();
+    let len = l.shape.get(dim).copied().unwrap_or(1);
+    if rows == 0 || len == 0 {
+        return Ok(());
+    }
+    let mut meta = [0u32; 32];
+    meta[0] = rows as u32;
+    meta[1] = len as u32;
+    meta[2] = os.len() as u32;
+    meta[3] = log as u32;
+    meta[4] = i32_of(l.offset as isize)?;
+    meta[5] = i32_of(dl.offset as isize)?;
+    meta[6] = i32_of(l.strides.get(dim).copied().unwrap_or(0))?;
+    meta[7] = i32_of(dl.strides.get(dim).copied().unwrap_or(0))?;
+    for d in 0..os.len() {
+        meta[8 + d] = os[d] as u32;
+        meta[16 + d] = i32_of(st[0][d])?;
+        meta[24 + d] = i32_of(st[1][d])?;
+    }
+    let x = (rows as u32).min(65535);
+    ctx.dispatch(&SOFTMAX, "softmax", &[("DT", dt_code(dtype)?)], &meta, &[(1, src.raw()), (5, dst.raw())], (x, (rows as u32).div_ceil(x), 1))
+}
+
+/// dst = alpha * a @ b (+ beta * dst) over a shared batch shape; dst is float32, a and b any
+/// float dtype. `naive` picks the one-invocation-per-output baseline kernel.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(a: (&GpuBuffer, &Layout), b: (&GpuBuffer, &Layout), dst: (&GpuBuffer, &Layout), dtype: DType, alpha: f32, beta: Option<f32>, naive: bool) -> Result<()> {
+    let ctx = context()?;
+    let (la, lb, lc) = (a.1, b.1, dst.1);
+    let r = lc.shape.len();
+    let (m, n) = (lc.shape[r - 2], lc.shape[r - 1]);
+    let k = la.shape[r - 1];
+    let bshape = &lc.shape[..r - 2];
+    let nb: usize = bshape.iter().product();
+    if m == 0 || n == 0 || nb == 0 {
+        return Ok(());
+    }
+    let (bs, bst) = coalesce(bshape, &[&la.strides[..r - 2], &lb.strides[..r - 2], &lc.strides[..r - 2]]);
+    if bs.len() > 6 || nb > 65535 {
+        return Err(Error::runtime("GPU matmul takes at most 6 batch dims and 65535 batch entries"));
+    }
+    let mut meta = [0u32; 40];
+    meta[0] = m as u32;
+    meta[1] = n as u32;
+    meta[2] = k as u32;
+    meta[3] = bs.len() as u32;
+    meta[4] = beta.is_some() as u32;
+    meta[5] = i32_of(la.offset as isize)?;
+    meta[6] = i32_of(lb.offset as isize)?;
+    meta[7] = i32_of(lc.offset as isize)?;
+    meta[8] = i32_of(la.strides[r - 2])?;
+    meta[9] = i32_of(la.strides[r - 1])?;
+    meta[10] = i32_of(lb.strides[r - 2])?;
+    meta[11] = i32_of(lb.strides[r - 1])?;
+    meta[12] = i32_of(lc.strides[r - 2])?;
+    meta[13] = i32_of(lc.strides[r - 1])?;
+    meta[14] = alpha.to_bits();
+    meta[15] = beta.unwrap_or(0.0).to_bits();
+    for d in 0..bs.len() {
+        meta[16 + d] = bs[d] as u32;
+        meta[22 + d] = i32_of(bst[0][d])?;
+        meta[28 + d] = i32_of(bst[1][d])?;
+        meta[34 + d] = i32_of(bst[2][d])?;
+    }
+    debug_assert!(meta.len() <= META_WORDS);
+    let bufs = [(1, a.0.raw()), (2, b.0.raw()), (4, dst.0.raw())];
+    let consts = [("DT", dt_code(dtype)?)];
+    if naive {
+        ctx.dispatch(&MATMUL, "matmul_naive", &consts, &meta, &bufs, ((n as u32).div_ceil(16), (m as u32).div_ceil(16), nb as u32))
+    } else {
+        ctx.dispatch(&MATMUL, "matmul", &consts, &meta, &bufs, ((n as u32).div_ceil(64), (m as u32).div_ceil(64), nb as u32))
+    }
+}

@@ -833,14 +833,8 @@ def test_crashers_raise(expr, exc):
 
 # ---------------------------------------------------------------- the GPU device
 
-def gpu_available():
-    try:
-        return bool(_C._gpu_available())
-    except AttributeError:
-        return False
-
-
-requires_gpu = pytest.mark.skipif(not gpu_available(), reason="no GPU adapter")
+# The shared marker: under RGRAD_REQUIRE_GPU=1 a missing adapter fails these instead of skipping.
+from gpu_helpers import requires_gpu  # noqa: E402
 
 GPU_UNARY = ["abs", "neg", "exp", "sqrt", "tanh", "sigmoid", "relu", "floor", "sign"]
 GPU_BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "eq", "lt"]

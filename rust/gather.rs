@@ -28,8 +28,11 @@ impl Tensor {
     }
 
     fn check_index_for(&self, op: &'static str, dim: usize, index: &Tensor, other: Option<&Tensor>) -> Result<()> {
-        if index.dtype() != DType::I64 {
-            return Err(Error::runtime(format!("{op}(): Expected dtype int64 for index")));
+        if index.numel() == 0 {
+            return Ok(()); // torch checks nothing more when nothing is moved
+        }
+        if index.dtype() != DType::I64 && index.dtype() != DType::I32 {
+            return Err(Error::runtime(format!("{op}(): Expected dtype int32/int64 for index")));
         }
         let (sn, inn) = (self.ndim().max(1), index.ndim().max(1));
         if sn != inn {
@@ -78,6 +81,10 @@ impl Tensor {
     fn gather_raw(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
         let d = wrap_dim(dim, self.ndim())?;
         self.check_index_for("gather", d, index, None)?;
+        if index.numel() == 0 {
+            return Tensor::empty(index.shape(), self.dtype(), self.device());
+        }
+        let index = &index.to_dtype(DType::I64)?;
         let src = if self.ndim() == 0 { self.reshape(&[1])? } else { self.clone() };
         let idx = if index.ndim() == 0 { index.reshape(&[1])? } else { index.clone() };
         let out = Tensor::empty(idx.shape(), self.dtype(), self.device())?;
@@ -127,6 +134,9 @@ impl Tensor {
                         "scatter(): Expected self.dtype to be equal to src.dtype"
                     )));
                 }
+                if index.numel() > 0 && t.ndim().max(1) != index.ndim().max(1) {
+                    return Err(Error::runtime("Index tensor must have the same number of dimensions as src tensor"));
+                }
                 t.clone()
             }
             Value::Scalar(s) => Tensor::scalar(*s, self.dtype()).expand(&vec![1i64; index.ndim()])?.broadcast_to(index.shape())?,
@@ -136,11 +146,10 @@ impl Tensor {
         if index.numel() == 0 {
             return Ok(());
         }
-        let (dst, idx, srcv) = if self.ndim() == 0 {
-            (self.reshape(&[1])?, index.reshape(&[1])?, src_t.reshape(&[1])?)
-        } else {
-            (self.clone(), index.clone(), src_t)
-        };
+        let index = &index.to_dtype(DType::I64)?;
+        // 0-d operands act as 1-element vectors (torch's ensure_nonempty_dim)
+        let one = |t: &Tensor| if t.ndim() == 0 { t.reshape(&[1]) } else { Ok(t.clone()) };
+        let (dst, idx, srcv) = (one(self)?, one(index)?, one(&src_t)?);
         // A source sharing memory with the destination is read from a copy.
         let srcv = if srcv.overlaps(self) { srcv.deep_clone()? } else { srcv };
         // src is read over index's shape only.

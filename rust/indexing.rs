@@ -28,6 +28,9 @@ struct Resolved {
     view: Tensor,
     /// (dim of `view`, index tensor as int64 with values already wrapped and checked)
     advanced: Vec<(usize, Vec<i64>, Dims)>,
+    /// An out-of-range tensor index, raised only if the result has elements (torch checks
+    /// bounds per element, so an empty result never fails).
+    oob: Option<Error>,
 }
 
 fn consumed_dims(i: &TensorIndex) -> usize {
@@ -65,7 +68,6 @@ pub fn nonzero_coords(mask: &Tensor) -> Result<Vec<Vec<i64>>> {
 }
 
 fn resolve(t: &Tensor, idx: &[TensorIndex]) -> Result<Resolved> {
-    let has_tensor = idx.iter().any(|i| matches!(i, TensorIndex::Tensor(_)));
     let consumed: usize = idx.iter().map(consumed_dims).sum();
     if consumed > t.ndim() {
         return Err(Error::index(format!(
@@ -73,31 +75,33 @@ fn resolve(t: &Tensor, idx: &[TensorIndex]) -> Result<Resolved> {
             t.ndim()
         )));
     }
-    if idx.iter().filter(|i| matches!(i, TensorIndex::Ellipsis)).count() > 1 {
-        return Err(Error::index("an index can only have a single ellipsis ('...')"));
-    }
     let mut layout: Layout = t.layout().clone();
     let mut dim = 0usize; // current dim in `layout`
     let mut advanced: Vec<(usize, Vec<i64>, Dims)> = Vec::new();
+    let mut oob = None;
     for item in idx {
+        // torch lets every ellipsis skip the unindexed dims, so a second one can run past the
+        // end: what is indexed there has size 0
+        if consumed_dims(item) > 0 && dim + consumed_dims(item) > layout.shape.len() {
+            return Err(match item {
+                TensorIndex::Int(i) => Error::IndexOutOfBounds { index: *i, dim, size: 0 },
+                _ => Error::index(format!("too many indices for tensor of dimension {}", t.ndim())),
+            });
+        }
         match item {
-            TensorIndex::Int(i) if !has_tensor => {
+            TensorIndex::Int(i) => {
+                // torch selects on an int even beside tensor indices (numpy would treat it as
+                // an advanced index), so x[0, ..., [1]] keeps the sliced dims first.
                 let size = layout.shape[dim] as i64;
                 if *i < -size || *i >= size {
                     return Err(Error::IndexOutOfBounds { index: *i, dim: source_dim(t, idx, item), size: size as usize });
                 }
                 layout = layout.select(dim as isize, *i)?;
             }
-            TensorIndex::Int(i) => {
-                // Alongside tensor indices an int is an advanced index (numpy's rule).
-                let size = layout.shape[dim] as i64;
-                if *i < -size || *i >= size {
-                    return Err(Error::IndexOutOfBounds { index: *i, dim, size: size as usize });
-                }
-                advanced.push((dim, vec![if *i < 0 { i + size } else { *i }], SmallVec::new()));
-                dim += 1;
-            }
             TensorIndex::Slice { start, stop, step } => {
+                if *step <= 0 {
+                    return Err(Error::value("step must be greater than zero"));
+                }
                 layout = layout.slice(dim, *start, *stop, *step)?;
                 dim += 1;
             }
@@ -140,11 +144,17 @@ fn resolve(t: &Tensor, idx: &[TensorIndex]) -> Result<Resolved> {
                 } else if dt.is_int() {
                     let size = layout.shape[dim] as i64;
                     let mut vals = ix.to_vec::<i64>()?;
+                    if size == 0 && !vals.is_empty() {
+                        // (torch checks this one even when the result would be empty)
+                        return Err(Error::index("index is out of bounds for dimension with size 0"));
+                    }
                     for v in vals.iter_mut() {
                         if *v < -size || *v >= size {
-                            return Err(Error::IndexOutOfBounds { index: *v, dim, size: size as usize });
-                        }
-                        if *v < 0 {
+                            if oob.is_none() {
+                                oob = Some(Error::IndexOutOfBounds { index: *v, dim, size: size as usize });
+                            }
+                            *v = 0; // never read: the error stands unless nothing is indexed
+                        } else if *v < 0 {
                             *v += size;
                         }
                     }
@@ -156,7 +166,7 @@ fn resolve(t: &Tensor, idx: &[TensorIndex]) -> Result<Resolved> {
             }
         }
     }
-    Ok(Resolved { view: t.with_layout(layout), advanced })
+    Ok(Resolved { view: t.with_layout(layout), advanced, oob })
 }
 
 /// The dim of the original tensor an int index refers to (for torch's error message).
@@ -262,8 +272,21 @@ fn has_advanced(idx: &[TensorIndex]) -> bool {
     idx.iter().any(|i| matches!(i, TensorIndex::Tensor(_)))
 }
 
+/// A 0-d integer tensor index selects like an int (torch's applySlicing), giving a view.
+fn normalize(idx: &[TensorIndex]) -> Result<Vec<TensorIndex>> {
+    idx.iter()
+        .map(|i| match i {
+            TensorIndex::Tensor(ix) if ix.ndim() == 0 && ix.dtype().is_int() && ix.dtype() != DType::U8 => {
+                Ok(TensorIndex::Int(ix.item()?.to_i64()))
+            }
+            other => Ok(other.clone()),
+        })
+        .collect()
+}
+
 /// `t[idx]`. Basic indices give views recorded by the view ops; advanced ones record Index.
 pub fn index(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
+    let idx = &normalize(idx)?[..];
     if has_advanced(idx) && graph::needs_grad(&[t]) {
         let shape = smallvec::SmallVec::from_slice(t.shape());
         return graph::recorded(&[t], &[], || GradOp::Index(shape, idx.to_vec()), || index_raw(t, idx));
@@ -304,11 +327,14 @@ fn index_raw(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
     }
     let p = plan(&r)?;
     let view = &r.view;
+    let mut gshape: Dims = p.bshape.clone();
+    gshape.extend(p.rest.iter().map(|&d| view.shape()[d]));
+    if let (Some(e), true) = (&r.oob, gshape.iter().product::<usize>() > 0) {
+        return Err(e.clone());
+    }
     let bases = p.bases(view);
     let rest = p.rest_offsets(view);
     let es = view.dtype().size();
-    let mut gshape: Dims = p.bshape.clone();
-    gshape.extend(p.rest.iter().map(|&d| view.shape()[d]));
     let out = Tensor::empty(&gshape, view.dtype(), Device::Cpu)?;
     let (src, dst) = (cpu_ptr(view)?, cpu_ptr(&out)?);
     let mut k = 0usize;
@@ -329,6 +355,23 @@ fn index_raw(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
 
 /// `t[idx] = value` for a tensor value (broadcast to the indexed shape, cast to t's dtype).
 pub fn index_put(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> {
+    let idx = &normalize(idx)?[..];
+    if has_advanced(idx) && value.dtype() != t.dtype() {
+        return Err(Error::runtime(format!(
+            "Index put requires the source and destination dtypes match, got {} for the destination and {} for the source.",
+            t.dtype().torch_kernel_name(),
+            value.dtype().torch_kernel_name()
+        )));
+    }
+    // leading size-1 dims of the value are dropped (torch's slicePrefix1sDims): x[0] = [[v]]
+    let lead = value.shape().iter().take_while(|&&s| s == 1).count();
+    let stripped;
+    let value = if lead > 0 {
+        stripped = value.reshape(&value.shape()[lead..].iter().map(|&s| s as i64).collect::<Vec<_>>())?;
+        &stripped
+    } else {
+        value
+    };
     if graph::needs_grad(&[t, value]) {
         return index_put_recorded(t, idx, Some(value), Scalar::Int(0));
     }
@@ -357,6 +400,9 @@ fn index_put_raw(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> 
             fmt_shape(&rshape)
         ))
     })?;
+    if let (Some(e), true) = (&r.oob, rshape.iter().product::<usize>() > 0) {
+        return Err(e.clone());
+    }
     // Back to (bshape..., rest...) order, contiguous, in t's dtype.
     let perm = p.to_result_perm();
     let mut inv = vec![0isize; perm.len()];
@@ -383,6 +429,7 @@ fn index_put_raw(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> 
 
 /// `t[idx] = scalar`.
 pub fn index_fill(t: &Tensor, idx: &[TensorIndex], value: Scalar) -> Result<()> {
+    let idx = &normalize(idx)?[..];
     if graph::needs_grad(&[t]) {
         return index_put_recorded(t, idx, None, value);
     }

@@ -109,11 +109,11 @@ impl Layout {
         if self.ndim() == 0 {
             return Err(Error::runtime("narrow() cannot be applied to a 0-dim tensor."));
         }
-        let d = wrap_dim(dim, self.ndim())?;
-        let size = self.shape[d] as i64;
         if length < 0 {
             return Err(Error::runtime("narrow(): length must be non-negative."));
         }
+        let d = wrap_dim(dim, self.ndim())?;
+        let size = self.shape[d] as i64;
         if start < -size || start > size {
             return Err(Error::index(format!(
                 "start out of range (expected to be in range of [{}, {}], but got {})",

@@ -32,6 +32,10 @@ fn fmt_num(v: f64) -> String {
 pub fn reduce_mask(dims: Option<&[isize]>, ndim: usize) -> Result<Vec<bool>> {
     let mut mask = vec![dims.is_none_or(|d| d.is_empty()); ndim];
     let mut seen_scalar_dim = false;
+    // every dim is range-checked before any repetition is reported (torch's order)
+    for &d in dims.unwrap_or(&[]) {
+        wrap_dim(d, ndim)?;
+    }
     for &d in dims.unwrap_or(&[]) {
         let w = wrap_dim(d, ndim)?;
         let seen = if ndim == 0 { std::mem::replace(&mut seen_scalar_dim, true) } else { std::mem::replace(&mut mask[w], true) };

@@ -578,10 +578,10 @@ impl Tensor {
     }
 
     pub fn flatten(&self, start: isize, end: isize) -> Result<Tensor> {
+        let (s, e) = (wrap_dim(start, self.ndim())?, wrap_dim(end, self.ndim())?);
         if self.ndim() == 0 {
             return self.reshape(&[1]);
         }
-        let (s, e) = (wrap_dim(start, self.ndim())?, wrap_dim(end, self.ndim())?);
         if s > e {
             return Err(Error::runtime("flatten() has invalid args: start_dim cannot come after end_dim"));
         }
@@ -1002,12 +1002,23 @@ impl Tensor {
         }
     }
 
-    fn check_int_division(op: BinaryOp, dtype: DType, rhs: &Rhs) -> Result<()> {
-        if dtype.is_float() || !matches!(op, BinaryOp::FloorDiv | BinaryOp::TruncDiv | BinaryOp::Remainder | BinaryOp::Fmod) {
+    /// An integer division by zero raises (torch's ZeroDivisionError), unless nothing is divided.
+    fn check_int_division(op: BinaryOp, dtype: DType, rhs: &Rhs, out_numel: usize) -> Result<()> {
+        if out_numel == 0 || dtype.is_float() || !matches!(op, BinaryOp::FloorDiv | BinaryOp::TruncDiv | BinaryOp::Remainder | BinaryOp::Fmod) {
             return Ok(());
         }
         let zero = match rhs {
-            Rhs::Scalar(s) => s.to_i64() == 0,
+            // the divisor is wrapped to the tensor's width first: uint8 // 256 divides by 0
+            Rhs::Scalar(s) => {
+                let v = s.to_i64();
+                match dtype {
+                    DType::U8 => v as u8 == 0,
+                    DType::I8 => v as i8 == 0,
+                    DType::I16 => v as i16 == 0,
+                    DType::I32 => v as i32 == 0,
+                    _ => v == 0,
+                }
+            }
             Rhs::Tensor(t) => t.any_zero()?,
         };
         if zero {
@@ -1042,6 +1053,27 @@ impl Tensor {
 
     /// torch's refusal of ops on dtypes it has no kernel for: `"fmod_cpu" not implemented for
     /// 'Bool'`.
+    /// torch refuses an integer tensor to a negative Python-int power (a tensor exponent wraps).
+    fn check_negative_int_power(op: BinaryOp, dtype: DType, rhs: &Rhs) -> Result<()> {
+        if let (BinaryOp::Pow, Rhs::Scalar(Scalar::Int(e))) = (op, rhs) {
+            if *e < 0 && !dtype.is_float() {
+                return Err(Error::runtime("Integers to negative integer powers are not allowed."));
+            }
+            // the exponent is converted to the base's integer type first, without wrapping
+            let (name, fits) = match dtype {
+                DType::U8 => ("uint8_t", u8::try_from(*e).is_ok()),
+                DType::I8 => ("int8_t", i8::try_from(*e).is_ok()),
+                DType::I16 => ("int16_t", i16::try_from(*e).is_ok()),
+                DType::I32 => ("int", i32::try_from(*e).is_ok()),
+                _ => ("", true),
+            };
+            if !fits {
+                return Err(Error::runtime(format!("value cannot be converted to type {name} without overflow")));
+            }
+        }
+        Ok(())
+    }
+
     fn binary_unsupported(op: BinaryOp, dtype: DType, tensor_rhs: bool) -> Result<()> {
         use BinaryOp::*;
         let kernel = match (op, dtype) {
@@ -1073,6 +1105,7 @@ impl Tensor {
             }
             (Abs, DType::Bool) => "abs_cpu",
             (Floor, DType::Bool) => "floor_vml_cpu",
+            (Round, DType::Bool) => "round_vml_cpu",
             (Ceil, DType::Bool) => "ceil_vml_cpu",
             (Trunc, DType::Bool) => "trunc_vml_cpu",
             (Frac, d) if !d.is_float() => "frac_cpu",
@@ -1091,9 +1124,18 @@ impl Tensor {
 
     fn binary_raw(&self, op: BinaryOp, rhs: &Rhs) -> Result<Tensor> {
         let dtype = Self::compute_dtype(op, self.result_dtype(rhs));
-        Self::binary_unsupported(op, dtype, matches!(rhs, Rhs::Tensor(_)))?;
+        // torch's order: the op's own argument checks, then shapes, then the kernel's dtype
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
-        Self::check_int_division(op, dtype, rhs)?;
+        Self::check_negative_int_power(op, dtype, rhs)?;
+        let numel = match rhs {
+            Rhs::Tensor(b) => {
+                self.check_same_device(b)?;
+                broadcast_shape(self.shape(), b.shape())?.iter().product()
+            }
+            Rhs::Scalar(_) => self.numel(),
+        };
+        Self::binary_unsupported(op, dtype, matches!(rhs, Rhs::Tensor(_)))?;
+        Self::check_int_division(op, dtype, rhs, numel)?;
         self.elementwise2(rhs, dtype, dtype, |a, la, b, out, lo| a.binary(op, la, b, out, lo, dtype))
     }
 
@@ -1107,7 +1149,7 @@ impl Tensor {
         let dtype = Self::compute_dtype(op, self.result_dtype(&Rhs::Scalar(lhs)));
         Self::binary_unsupported(op, dtype, true)?;
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(&Rhs::Scalar(lhs)))?;
-        Self::check_int_division(op, dtype, &Rhs::Tensor(self.clone()))?;
+        Self::check_int_division(op, dtype, &Rhs::Tensor(self.clone()), self.numel())?;
         let l = Tensor::scalar(lhs, dtype);
         let b = self.to_dtype(dtype)?;
         let la = l.layout().broadcast_to(self.shape())?;
@@ -1141,10 +1183,9 @@ impl Tensor {
     fn binary_raw_(&self, op: BinaryOp, rhs: &Rhs) -> Result<()> {
         let promoted = self.result_dtype(rhs);
         let dtype = Self::compute_dtype(op, promoted);
-        Self::binary_unsupported(op, dtype, matches!(rhs, Rhs::Tensor(_)))?;
-        if !DType::can_cast(dtype, self.dtype()) {
-            return Err(Error::CannotCast { from: dtype.torch_kernel_name(), to: self.dtype().torch_kernel_name() });
-        }
+        // torch's order: the op's own argument checks, then shapes, the cast, the kernel's dtype
+        Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
+        Self::check_negative_int_power(op, dtype, rhs)?;
         if let Rhs::Tensor(b) = rhs {
             self.check_same_device(b)?;
             let shape = broadcast_shape(self.shape(), b.shape())?;
@@ -1157,9 +1198,12 @@ impl Tensor {
             }
             self.check_no_partial_overlap(b)?;
         }
+        if !DType::can_cast(dtype, self.dtype()) {
+            return Err(Error::CannotCast { from: dtype.torch_kernel_name(), to: self.dtype().torch_kernel_name() });
+        }
+        Self::binary_unsupported(op, dtype, matches!(rhs, Rhs::Tensor(_)))?;
         self.check_writable()?;
-        Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
-        Self::check_int_division(op, dtype, rhs)?;
+        Self::check_int_division(op, dtype, rhs, self.numel())?;
         if dtype == self.dtype() {
             match rhs {
                 Rhs::Scalar(s) => {

@@ -175,12 +175,13 @@ fn sign_f(x: f32) -> f32 {
 
 fn unary_f(op: u32, x: f32) -> f32 {
     if (is_nan(x)) {
-        return x;
+        // every op keeps NaN except sign, which torch makes 0
+        return select(x, 0.0, op == 2u);
     }
     switch op {
         case 0u: { return -x; }
         case 1u: { return abs(x); }
-        case 2u: { return select(sign_f(x), x, is_nan(x)); }
+        case 2u: { return sign_f(x); }
         case 3u: { return exp(x); }
         case 4u: { return exp2(x); }
         case 5u: { return expm1_f(x); }

@@ -22,7 +22,9 @@ from helpers import DTYPES, requires_torch, torch  # noqa: E402
 
 pytestmark = requires_torch
 
-SETTINGS = dict(deadline=None, print_blob=True,
+# Derandomised so that CI sees the same cases on every run (a flaky find would fail an
+# unrelated change); RGRAD_FUZZ_HUNT=1 draws fresh cases to hunt for new divergences.
+SETTINGS = dict(deadline=None, print_blob=True, derandomize=not os.environ.get("RGRAD_FUZZ_HUNT"),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                        HealthCheck.data_too_large])
 
@@ -139,9 +141,8 @@ def broadcastable(s1, s2):
     return all(x == y or x == 1 or y == 1 for x, y in zip(reversed(s1), reversed(s2)))
 
 
-# A wrong argument of every kind where an int (dim, size, index) is expected. (True is left out:
-# rgrad takes it as 1 where torch raises TypeError; see KNOWN_DIVERGENCES.)
-junk = st.sampled_from([None, "0", 1.5, [0], (0,), float("nan")])
+# A wrong argument of every kind where an int (dim, size, index) is expected.
+junk = st.sampled_from([None, "0", 1.5, [0], (0,), float("nan"), True])
 
 
 def dim_for(draw, nd, allow_junk=True):
@@ -186,10 +187,7 @@ SCALAR_OK = ["add", "sub", "mul", "div", "true_divide", "floor_divide", "remaind
 def unary_case(draw):
     name = draw(st.sampled_from(UNARY))
     a = draw(specs())
-    assume(not (name == "round" and a.dtype == "bool"))  # KNOWN_DIVERGENCES
-    assume(not (name == "sign" and a.special))  # sign(NaN): KNOWN_DIVERGENCES
     if name == "flip0":
-        assume(len(a.shape) > 0)  # KNOWN_DIVERGENCES
         return Case("x.flip(0)", lambda L, x: x.flip(0), a)
     return Case(f"{name}(x)", lambda L, x: getattr(L, name)(x), a)
 
@@ -200,19 +198,8 @@ def binary_case(draw):
     a = draw(specs())
     if draw(st.booleans()):
         b = draw(specs(shape=broadcast_partner(draw, a.shape)))
-        if name in ("floor_divide", "remainder", "fmod", "div") and 0 in a.shape + b.shape:
-            b.dtype = "float32"  # an empty int division by a zero: KNOWN_DIVERGENCES
-        if not broadcastable(a.shape, b.shape):
-            # with two errors (shapes and dtype) rgrad reports the dtype one, torch the shape one
-            # (KNOWN_DIVERGENCES); keep mismatched shapes to dtypes every op supports
-            a.dtype = b.dtype = draw(st.sampled_from(["int64", "int32"]))
-            a.special = b.special = False
         return Case(f"{name}(a, b)", lambda L, x, y: getattr(L, name)(x, y), a, b)
     s = draw(st.sampled_from(SCALARS))
-    # torch wraps 2**40 to the tensor's integer dtype first (2**40 -> 0 in uint8): KNOWN_DIVERGENCES
-    assume(not (s == 2 ** 40 and a.dtype not in FLOATS))
-    assume(not (name == "pow" and a.dtype not in FLOATS and s == -2))  # KNOWN_DIVERGENCES
-    assume(not (0 in a.shape and not s and name in ("floor_divide", "remainder", "fmod")))  # ditto
     if name in SCALAR_OK and draw(st.booleans()):
         return Case(f"{name}(a, {s!r})", lambda L, x: getattr(L, name)(x, s), a)
     op = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floor_divide": "//", "remainder": "%",
@@ -228,11 +215,9 @@ def reduce_case(draw):
     if name in ("softmax", "log_softmax", "cumsum", "cumprod"):
         return Case(f"{name}(x, {dim!r})", lambda L, x: getattr(L, name)(x, dim), a)
     keep = draw(st.booleans())
-    assume(not (name == "logsumexp" and dim is None))  # KNOWN_DIVERGENCES
     if draw(st.integers(0, 4)) == 0:
         return Case(f"{name}(x)", lambda L, x: getattr(L, name)(x), a)
     if name in ("max", "min"):
-        assume(dim is not None)  # KNOWN_DIVERGENCES
         return Case(f"{name}(x, {dim!r}, {keep})", lambda L, x: getattr(L, name)(x, dim, keep), a)
     if name in ("sum", "mean", "amax", "amin", "logsumexp") and draw(st.booleans()):
         nd = max(len(a.shape), 1)
@@ -268,7 +253,6 @@ def view_case(draw):
     nd, numel = len(a.shape), int(np.prod(a.shape, dtype=np.int64))
     op = draw(st.sampled_from(["reshape", "view", "permute", "transpose", "expand", "narrow",
                                "select", "squeeze", "unsqueeze", "flatten", "t", "movedim"]))
-    assume(nd > 0 or op not in ("permute", "expand"))  # no-argument forms: KNOWN_DIVERGENCES
     d = dim_for(draw, nd, allow_junk=op != "movedim")
     if op in ("reshape", "view"):
         shp = some_shape(draw, numel)
@@ -288,8 +272,7 @@ def view_case(draw):
         return Case(f"x.expand{sizes}", lambda L, x: x.expand(*sizes).clone(), a)
     if op == "narrow":
         valid = isinstance(d, int) and -max(nd, 1) <= d < max(nd, 1)
-        # (a bad dim and a negative length: torch reports the length first: KNOWN_DIVERGENCES)
-        start, length = draw(st.integers(-5, 5)), draw(st.integers(-1 if valid else 0, 5))
+        start, length = draw(st.integers(-5, 5)), draw(st.integers(-1, 5))
         return Case(f"x.narrow({d!r}, {start}, {length})", lambda L, x: x.narrow(d, start, length), a)
     if op == "select":
         i = draw(st.integers(-5, 5))
@@ -297,14 +280,12 @@ def view_case(draw):
     if op == "squeeze":
         if draw(st.booleans()):
             return Case("x.squeeze()", lambda L, x: x.squeeze(), a)
-        assume(d is not None)  # KNOWN_DIVERGENCES
         return Case(f"x.squeeze({d!r})", lambda L, x: x.squeeze(d), a)
     if op == "unsqueeze":
         d = draw(st.integers(-nd - 2, nd + 1)) if draw(st.booleans()) else d
         return Case(f"x.unsqueeze({d!r})", lambda L, x: x.unsqueeze(d), a)
     if op == "flatten":
         e = dim_for(draw, nd)
-        assume(nd > 0 or (d in (0, -1) and e in (0, -1)))  # KNOWN_DIVERGENCES
         return Case(f"x.flatten({d!r}, {e!r})", lambda L, x: x.flatten(d, e), a)
     if op == "movedim":
         e = dim_for(draw, nd, allow_junk=False)
@@ -325,9 +306,7 @@ def index_item(draw, size):
         return None
     if kind_ == "ellipsis":
         return Ellipsis
-    # (an out-of-range list index, [0, 5], only fails in torch when the result is non-empty:
-    # KNOWN_DIVERGENCES)
-    return draw(st.sampled_from([1.5, [True], [-1, 0], [0]]))
+    return draw(st.sampled_from([1.5, [True], [-1, 0], [0], [0, 5], "a"]))
 
 
 @st.composite
@@ -336,15 +315,6 @@ def getitem_case(draw):
     n = draw(st.integers(1, len(a.shape) + 2))
     sizes = list(a.shape) + [1] * 3
     idx = tuple(draw(index_item(sizes[i])) for i in range(n))
-    # several '...', a zero step next to other errors, and an int and a list split by None (torch
-    # puts the list's dims last, numpy and rgrad first) are KNOWN_DIVERGENCES
-    assume(not (None in idx and any(isinstance(i, list) for i in idx)
-                and any(isinstance(i, int) and not isinstance(i, bool) for i in idx)))
-    assume(sum(i is Ellipsis for i in idx) <= 1)
-    assume((len(idx) == 1 and a.shape) or not any(isinstance(i, slice) and i.step is not None and i.step <= 0
-                                                  for i in idx))
-    # list indices into an empty tensor: torch skips the bounds check (KNOWN_DIVERGENCES)
-    assume(0 not in a.shape or not any(isinstance(i, list) for i in idx))
     if len(idx) == 1 and draw(st.booleans()):
         idx = idx[0]
     return Case(f"x[{idx!r}]", lambda L, x: x[idx], a)
@@ -375,25 +345,16 @@ def gather_case(draw):
     d = dim_for(draw, nd, allow_junk=draw(st.integers(0, 5)) == 0)
     size = a.shape[d] if isinstance(d, int) and -nd <= d < nd else 2
     op = draw(st.sampled_from(["gather", "scatter", "index_select", "take", "index_add"]))
-    if op in ("index_select", "index_add"):
-        # out-of-range dims and negative indices are KNOWN_DIVERGENCES for these two
-        d = draw(st.integers(-nd, nd - 1))
-        size = a.shape[d]
     if op == "index_select":
-        i = draw(indices((draw(st.integers(0, 4)),), size, negative=False,
-                         dtypes=("int64", "int32")))  # uint8: KNOWN_DIVERGENCES
-        # out of range: torch's own error type depends on the dtype (IndexError or RuntimeError)
-        i.lo, i.hi = 0, max(size - 1, 0)
+        i = draw(indices((draw(st.integers(0, 4)),), size, dtypes=("int64", "int32", "uint8")))
         return Case(f"index_select(x, {d!r}, i)", lambda L, x, i: L.index_select(x, d, i), a, i)
     if op == "take":
         i = draw(indices(draw(small_shapes), int(np.prod(a.shape))))
         return Case("take(x, i)", lambda L, x, i: L.take(x, i), a, i)
     ishape = tuple(draw(st.integers(0, s)) if draw(st.integers(0, 4)) else s + 1 for s in a.shape)
-    if 0 in ishape:  # an empty index skips the shape checks in torch (KNOWN_DIVERGENCES)
-        ishape = tuple(min(s, t) for s, t in zip(ishape, a.shape))
-    if draw(st.integers(0, 5)) == 0 and all(ishape) and len(ishape) > 1:  # (0-d index: KNOWN_DIVERGENCES)
-        ishape = ishape[:-1]  # (torch accepts any index ndim when it is empty: KNOWN_DIVERGENCES)
-    i = draw(indices(ishape, size))
+    if draw(st.integers(0, 5)) == 0 and len(ishape) > 0:
+        ishape = ishape[:-1]
+    i = draw(indices(ishape, size, dtypes=("int64", "int64", "int32")))
     if op == "gather":
         return Case(f"gather(x, {d!r}, i)", lambda L, x, i: L.gather(x, d, i), a, i)
     src = draw(specs(shape=ishape if draw(st.integers(0, 4)) else a.shape, dtype=draw(
@@ -401,9 +362,12 @@ def gather_case(draw):
     if op == "scatter":
         return Case(f"scatter(x, {d!r}, i, src)", lambda L, x, i, s: L.scatter(x, d, i, s), a, i, src)
     i = draw(indices((draw(st.integers(0, 3)),), size, negative=False))
-    i.lo, i.hi = 0, size - 1  # out of range: KNOWN_DIVERGENCES
-    src = draw(specs(shape=tuple(i.shape[0] if k == d % nd else s for k, s in enumerate(a.shape)),
-                     dtype=a.dtype))
+    if nd > 1:
+        # torch's 2-D+ index_add reports a bad index as IndexError or RuntimeError depending on
+        # which of its two kernels the strides pick; rgrad always says RuntimeError
+        i.lo, i.hi = 0, size - 1
+    src = draw(specs(shape=tuple(i.shape[0] if isinstance(d, int) and k == d % nd else s
+                                 for k, s in enumerate(a.shape)), dtype=a.dtype))
     return Case(f"x.index_add({d!r}, i, src)", lambda L, x, i, s: x.index_add(d, i, s), a, i, src)
 
 
@@ -457,8 +421,8 @@ def matmul_case(draw):
 
 # Sizes torch rejects before allocating (overflow, negative, wrong type). Sizes that are merely
 # too big to allocate (2**40) abort rgrad's process, so they are tested in a subprocess below.
-# Wrong-typed sizes (None, "3", 2.5, 2**64) are KNOWN_DIVERGENCES.
-SIZES = [0, 1, 3, -1, -5, 2 ** 62, 2 ** 63 - 1, [2, 3], (2, -1), (2 ** 31, 2 ** 31)]
+SIZES = [0, 1, 3, -1, -5, 2 ** 62, 2 ** 63 - 1, [2, 3], (2, -1), (2 ** 31, 2 ** 31), None, "3", 2.5,
+         2 ** 64, True, [2, None]]
 
 
 @st.composite
@@ -467,8 +431,6 @@ def creation_case(draw):
                                "zeros_like", "tensor"]))
     size = draw(st.sampled_from(SIZES))
     dt = draw(st.sampled_from([None] + DTYPES))
-    if op in ("rand", "randn"):  # integer dtypes: KNOWN_DIVERGENCES
-        dt = draw(st.sampled_from([None] + FLOATS))
     kw = {} if dt is None else {"dtype": dt}
 
     def dtype_kw(L):
@@ -476,18 +438,12 @@ def creation_case(draw):
     if op == "full":
         size = size if isinstance(size, (tuple, list)) else (size,)
         fill = draw(st.sampled_from([1, 1.5, True, float("nan"), None, "a"]))
-        if dt is not None and dt not in FLOATS and fill != fill:  # NaN into ints: KNOWN_DIVERGENCES
-            fill = 1.5
-        if fill is None or fill == "a":  # a bad size too: rgrad reports it first (KNOWN_DIVERGENCES)
-            size = (2, 3)
         return Case(f"full({size!r}, {fill!r}, **{kw})", lambda L: L.full(size, fill, **dtype_kw(L)))
     if op == "arange":
         args = tuple(draw(st.lists(st.sampled_from([0, 1, 3, -2, 0.5, -3.5, "a"]),
                                    min_size=1, max_size=3)))
         if len(args) == 3 and args[2] == 0:
             args = args[:2]
-        if dt == "bool":  # KNOWN_DIVERGENCES
-            kw = {}
         return Case(f"arange{args} **{kw}", lambda L: L.arange(*args, **dtype_kw(L)))
     if op == "eye":
         return Case(f"eye({size!r}, **{kw})", lambda L: L.eye(size, **dtype_kw(L)))
@@ -591,31 +547,50 @@ def _t(*shape, dtype="float32"):
     return Spec(shape, dtype, "contiguous", 0, False)
 
 
-KNOWN_DIVERGENCES = [
-    # wrong exception type
-    ("zeros_str_size", "zeros('3')", lambda L: L.zeros("3")),  # rgrad returns 3 zeros
-    ("zeros_float_size", "zeros(2.5)", lambda L: L.zeros(2.5)),  # AttributeError
-    ("zeros_none_size", "zeros(None)", lambda L: L.zeros(None)),  # AttributeError
-    ("ones_2_64", "ones(2**64)", lambda L: L.ones(2 ** 64)),  # OverflowError, torch TypeError
-    ("eye_2_64", "eye(2**64)", lambda L: L.eye(2 ** 64)),  # OverflowError, torch ValueError
-    ("full_int_size", "full(0, 1)", lambda L: L.full(0, 1)),  # torch wants a tuple; rgrad returns
-    ("rand_int_dtype", "rand(1, dtype=int8)", lambda L: L.rand(1, dtype=L.int8)),  # RuntimeError vs NotImplementedError
-    ("tensor_none_elem", "tensor([1, None])", lambda L: L.tensor([1, None])),  # TypeError vs RuntimeError
+# Fuzzer finds that were fixed, kept as regression checks against torch.
+FIXED_DIVERGENCES = [
+    ("getitem_ellipsis_oob_int_neg_step", "x[..., 0, ::-1] on (0, 0)", lambda L, x: x[..., 0, ::-1], _t(0, 0)),
+    ("getitem_oob_int_then_neg_step", "x[0, ::-1] on (0, 0)", lambda L, x: x[0, ::-1], _t(0, 0)),
+    ("getitem_neg_step_then_float", "x[::-1, 1.5] on (0, 0)", lambda L, x: x[::-1, 1.5], _t(0, 0)),
+    ("getitem_neg_step_1tuple_0d", "x[(::-1,)] on 0-d", lambda L, x: x[(slice(None, None, -1),)], _t()),
+    ("getitem_int_then_str", "x[0, 'a'] on (0, 0)", lambda L, x: x[0, "a"], _t(0, 0)),
+    ("getitem_three_ellipses", "x[..., ..., ...] on (0,)", lambda L, x: x[..., ..., ...], _t(0)),
+    ("pow_uint8_huge_exponent", "pow(uint8 x, 2**40)", lambda L, x: L.pow(x, 2 ** 40), _t(dtype="uint8")),
+    ("tensor_negative_uint8", "tensor([-1], dtype=uint8)", lambda L: L.tensor([-1], dtype=L.uint8)),
+    ("index_select_dim2_oob", "index_select(x(1,1,1), -1, tensor([2]))",
+     lambda L, x, i: L.index_select(x, -1, i), _t(1, 1, 1), IndexSpec((1,), 2, 2, 0, "int64")),
+    ("squeeze_none", "x.squeeze(None)", lambda L, x: x.squeeze(None), _t(2)),
+    ("getitem_neg_step_alone_0d", "x[::-1] on 0-d", lambda L, x: x[::-1], _t()),
+    ("getitem_str_too_many", "x[0, 'a'] on 0-d", lambda L, x: x[0, "a"], _t()),
+    ("getitem_list_into_empty_dim", "x[None, [-1, 0]] on (0, 0)", lambda L, x: x[None, [-1, 0]], _t(0, 0)),
+    ("index_select_dim1_oob", "index_select(x(1,1), 1, tensor([2]))",
+     lambda L, x, i: L.index_select(x, 1, i), _t(1, 1), IndexSpec((1,), 2, 2, 0, "int64")),
+    ("index_add_2d_oob", "x(1,1).index_add(0, tensor([2]), src)",
+     lambda L, x, i, y: x.index_add(0, i, y), _t(1, 1), IndexSpec((1,), 2, 2, 0, "int64"), _t(1, 1)),
+    ("rand_bad_size_and_dtype", "rand(-1, dtype=bool)", lambda L: L.rand(-1, dtype=L.bool)),
+    ("rand_huge_size_and_dtype", "rand(2**31, 2**31, dtype=bool)", lambda L: L.rand(2 ** 31, 2 ** 31, dtype=L.bool)),
+    ("randn_empty_int", "randn(0, dtype=bool)", lambda L: L.randn(0, dtype=L.bool)),
+    ("zeros_str_size", "zeros('3')", lambda L: L.zeros("3")),
+    ("zeros_float_size", "zeros(2.5)", lambda L: L.zeros(2.5)),
+    ("zeros_none_size", "zeros(None)", lambda L: L.zeros(None)),
+    ("ones_2_64", "ones(2**64)", lambda L: L.ones(2 ** 64)),
+    ("eye_2_64", "eye(2**64)", lambda L: L.eye(2 ** 64)),
+    ("full_int_size", "full(0, 1)", lambda L: L.full(0, 1)),
+    ("rand_int_dtype", "rand(1, dtype=int8)", lambda L: L.rand(1, dtype=L.int8)),
+    ("tensor_none_elem", "tensor([1, None])", lambda L: L.tensor([1, None])),
     ("tensor_nan_to_int", "tensor([nan], dtype=int64)",
-     lambda L: L.tensor([float("nan")], dtype=L.int64)),  # rgrad returns tensor([0])
+     lambda L: L.tensor([float("nan")], dtype=L.int64)),
     ("tensor_2_63_int8", "tensor([2**63], dtype=int8)",
-     lambda L: L.tensor([2 ** 63], dtype=L.int8)),  # TypeError vs ValueError
+     lambda L: L.tensor([2 ** 63], dtype=L.int8)),
     ("bitwise_and_half_and_shapes", "bitwise_and(half (0,), bool (2,))", lambda L, x, y: L.bitwise_and(x, y),
-     _t(0, dtype="float16"), _t(2, dtype="bool")),  # NotImplementedError (dtype) vs RuntimeError (shape)
+     _t(0, dtype="float16"), _t(2, dtype="bool")),
     ("stack_bad_dim_and_shapes", "stack([T(), T(0,)], 2)", lambda L, x, y: L.stack([x, y], 2),
-     _t(), _t(0)),  # RuntimeError (shapes) vs IndexError (dim)
-    ("getitem_neg_step_too_many", "x[0, ::-1] on 0-d", lambda L, x: x[0, ::-1], _t()),  # ValueError vs IndexError
-    ("copy_scalar", "x.copy_(1.5)", lambda L, x: x.copy_(1.5), _t(2)),  # torch accepts a scalar
+     _t(), _t(0)),
+    ("getitem_neg_step_too_many", "x[0, ::-1] on 0-d", lambda L, x: x[0, ::-1], _t()),
+    ("copy_scalar", "x.copy_(1.5)", lambda L, x: x.copy_(1.5), _t(2)),
     ("getitem_list_into_empty", "x[None, [0, 5]] on (1, 0)", lambda L, x: x[None, [0, 5]], _t(1, 0)),
     ("gather_empty_index_fewer_dims", "gather(x(1,1), 0, empty 1-D i)",
      lambda L, x, i: L.gather(x, 0, i), _t(1, 1), IndexSpec((0,), 0, 0, 0, "int64")),
-    ("matmul_mixed_dtypes_empty_batch", "matmul(f32 (1,1), i32 (1,1,0))",
-     lambda L, x, y: L.matmul(x, y), _t(1, 1), _t(1, 1, 0, dtype="int32")),
     ("setitem_index_dtype_mismatch", "x[tensor([0, 1])] = tensor(5) on float x",
      lambda L, x, i, y: x.__setitem__(i, y), _t(3), IndexSpec((2,), 0, 1, 0, "int64"), _t(dtype="int64")),
     ("arange_bool", "arange(0, dtype=bool)", lambda L: L.arange(0, dtype=L.bool)),
@@ -623,57 +598,56 @@ KNOWN_DIVERGENCES = [
     ("gather_empty_index_larger", "gather(x(1,1), 0, empty (0,2) i)",
      lambda L, x, i: L.gather(x, 0, i), _t(1, 1), IndexSpec((0, 2), 0, 0, 0, "int64")),
     ("index_select_uint8_index", "index_select(x, 0, uint8 i)",
-     lambda L, x, i: L.index_select(x, 0, i), _t(1), IndexSpec((1,), 0, 0, 0, "uint8")),  # IndexError vs RuntimeError
+     lambda L, x, i: L.index_select(x, 0, i), _t(1), IndexSpec((1,), 0, 0, 0, "uint8")),
     ("logsumexp_dim_none", "logsumexp(x, dim=None)", lambda L, x: L.logsumexp(x, dim=None), _t(2)),
     ("sub_bool_and_shapes", "x.sub_(bool y) with bad shapes", lambda L, x, y: x.sub_(y),
-     _t(1), _t(0, dtype="bool")),  # RuntimeError (shape) vs NotImplementedError (bool)
+     _t(1), _t(0, dtype="bool")),
     ("floor_divide_uint8_by_2_40", "floor_divide(uint8 x, 2**40)",
-     lambda L, x: L.floor_divide(x, 2 ** 40), _t(dtype="uint8")),  # torch: ZeroDivisionError; rgrad returns 0
+     lambda L, x: L.floor_divide(x, 2 ** 40), _t(dtype="uint8")),
     ("floor_divide_empty_by_zero", "floor_divide(uint8 (0,), bool [False])",
      lambda L, x, y: L.floor_divide(x, y), _t(0, dtype="uint8"), Spec((1,), "bool", "contiguous", 1, False)),
     ("index_add_oob_index", "x.index_add(0, tensor([2]), src) on (1,)",
-     lambda L, x, i: x.index_add(0, i, L.ones(1)), _t(1), IndexSpec((1,), 2, 2, 0, "int64")),  # RuntimeError vs IndexError
+     lambda L, x, i: x.index_add(0, i, L.ones(1)), _t(1), IndexSpec((1,), 2, 2, 0, "int64")),
     ("getitem_oob_list_empty_result", "x[[0, 5], :0]", lambda L, x: x[[0, 5], :0], _t(1, 1)),
-    ("squeeze_none", "x.squeeze(None)", lambda L, x: x.squeeze(None), _t(2)),
     ("setitem_oob_and_bad_value_shape", "x[tensor([3])] = y(2,) on (2,)",
      lambda L, x, i, y: x.__setitem__(i, y), _t(2), IndexSpec((1,), 3, 3, 0, "int64"), _t(2)),
     ("clamp_int_float_bounds", "int x.clamp_(0.5, 1)", lambda L, x: x.clamp_(0.5, 1), _t(1, dtype="int64")),
     ("full_nan_uint8", "full((0,), nan, dtype=uint8)", lambda L: L.full((0,), float("nan"), dtype=L.uint8)),
     ("sub_bool_self_int_other", "bool x.sub_(int64 0-d)", lambda L, x, y: x.sub_(y),
-     _t(1, dtype="bool"), _t(dtype="int64")),  # RuntimeError (cast) vs NotImplementedError (bool)
+     _t(1, dtype="bool"), _t(dtype="int64")),
     ("scatter_0d_src_tensor", "x.scatter_(0, i, tensor(5))",
      lambda L, x, i, y: x.scatter_(0, i, y), _t(1, 1, dtype="int64"), IndexSpec((1, 1), 0, 0, 0, "int64"),
-     _t(dtype="int64")),  # torch: RuntimeError (index/src ndim); rgrad broadcasts the 0-d source
+     _t(dtype="int64")),
     ("setitem_1elem_into_0d_slot", "x[0] = tensor([0.5])", lambda L, x, y: x.__setitem__(0, y),
-     _t(3), _t(1)),  # RuntimeError "size of tensor a (1) must match the size of tensor b (1)"
+     _t(3), _t(1)),
     ("max_dim_none", "max(x, None, False)", lambda L, x: L.max(x, None, False), _t(2)),
-    ("flip_0d", "tensor(True).flip(0)", lambda L, x: x.flip(0), _t(dtype="bool")),  # IndexError: tuple index out of range
+    ("flip_0d", "tensor(True).flip(0)", lambda L, x: x.flip(0), _t(dtype="bool")),
     ("flatten_0d_bad_dim", "tensor(True).flatten(0, 1)", lambda L, x: x.flatten(0, 1), _t(dtype="bool")),
     ("clamp_bool", "bool x.clamp_(0, 1)", lambda L, x: x.clamp_(0, 1), _t(1, dtype="bool")),
-    ("sub_bool_scalar", "bool x.sub_(1.5)", lambda L, x: x.sub_(1.5), _t(1, dtype="bool")),  # RuntimeError vs NotImplementedError
+    ("sub_bool_scalar", "bool x.sub_(1.5)", lambda L, x: x.sub_(1.5), _t(1, dtype="bool")),
     ("getitem_int_none_list_order", "x[0, None, [-1, 0]] on (1, 1)", lambda L, x: x[0, None, [-1, 0]],
-     _t(1, 1)),  # shape (2, 1) vs torch's (1, 2)
+     _t(1, 1)),
     ("sum_repeated_and_bad_dim", "0-d sum(x, dim=(0, 0, 1))", lambda L, x: L.sum(x, dim=(0, 0, 1)), _t()),
     ("pow_bool_bad_shapes", "bool (1,) x.pow_(bool (0,))", lambda L, x, y: x.pow_(y),
-     _t(1, dtype="bool"), _t(0, dtype="bool")),  # NotImplementedError vs RuntimeError
-    ("pow_bool_negative_int", "pow(bool x, -2)", lambda L, x: L.pow(x, -2), _t(dtype="bool")),  # rgrad returns 1
+     _t(1, dtype="bool"), _t(0, dtype="bool")),
+    ("pow_bool_negative_int", "pow(bool x, -2)", lambda L, x: L.pow(x, -2), _t(dtype="bool")),
     ("pow_int64_negative_int", "pow(tensor([2]), -2)", lambda L, x: L.pow(x, -2),
-     IndexSpec((1,), 2, 2, 0, "int64")),  # torch: RuntimeError; rgrad returns 0
-    ("sign_nan", "sign(tensor([nan]))", lambda L: L.sign(L.tensor([float("nan")]))),  # torch 0, rgrad nan
+     IndexSpec((1,), 2, 2, 0, "int64")),
+    ("sign_nan", "sign(tensor([nan]))", lambda L: L.sign(L.tensor([float("nan")]))),
     ("narrow_bad_dim_neg_length", "1-D x.narrow(1, 0, -1)", lambda L, x: x.narrow(1, 0, -1), _t(2)),
     ("scatter_0d_index", "scatter(x(1,), 0, tensor(0), src(1,))", lambda L, x, i, y: L.scatter(x, 0, i, y),
-     _t(1), IndexSpec((), 0, 0, 0, "int64"), _t(1)),  # torch returns x, rgrad raises in expand()
-    ("cat_empty_list", "cat([])", lambda L: L.cat([])),  # RuntimeError vs ValueError
-    ("permute_no_args", "x.permute()", lambda L, x: x.permute(), _t(2)),  # RuntimeError vs TypeError
-    ("expand_no_args", "x.expand()", lambda L, x: x.expand(), _t(2)),  # RuntimeError vs TypeError
-    ("getitem_str_in_tuple", "x[('a',)]", lambda L, x: x[("a",)], _t(2)),  # IndexError vs TypeError
-    ("getitem_step0_too_many", "x[0, ::0] on 1-D", lambda L, x: x[0, ::0], _t(3)),  # ValueError vs IndexError
+     _t(1), IndexSpec((), 0, 0, 0, "int64"), _t(1)),
+    ("cat_empty_list", "cat([])", lambda L: L.cat([])),
+    ("permute_no_args", "x.permute()", lambda L, x: x.permute(), _t(2)),
+    ("expand_no_args", "x.expand()", lambda L, x: x.expand(), _t(2)),
+    ("getitem_str_in_tuple", "x[('a',)]", lambda L, x: x[("a",)], _t(2)),
+    ("getitem_step0_too_many", "x[0, ::0] on 1-D", lambda L, x: x[0, ::0], _t(3)),
     ("index_add_bad_dim", "x.index_add(-3, i, src)",
-     lambda L, x, i: x.index_add(-3, i, x), _t(2, 2), IndexSpec((2,), 0, 1, 0, "int64")),  # RuntimeError vs IndexError
+     lambda L, x, i: x.index_add(-3, i, x), _t(2, 2), IndexSpec((2,), 0, 1, 0, "int64")),
     ("index_add_uint8_index", "x.index_add(0, uint8 i, src)",
-     lambda L, x, i: x.index_add(0, i, x), _t(2, 2), IndexSpec((2,), 0, 1, 0, "uint8")),  # IndexError vs RuntimeError
+     lambda L, x, i: x.index_add(0, i, x), _t(2, 2), IndexSpec((2,), 0, 1, 0, "uint8")),
     ("index_select_huge_dim", "index_select(x, 2**62, i)",
-     lambda L, x, i: L.index_select(x, 2 ** 62, i), _t(3), IndexSpec((0,), 0, 0, 0, "int64")),  # MemoryError!
+     lambda L, x, i: L.index_select(x, 2 ** 62, i), _t(3), IndexSpec((0,), 0, 0, 0, "int64")),
     # rgrad returns where torch raises (wrong or silently reinterpreted results)
     ("index_select_negative_index", "index_select(x, 0, tensor([-1]))",
      lambda L, x, i: L.index_select(x, 0, i), _t(2), IndexSpec((1,), -1, -1, 0, "int64")),
@@ -681,17 +655,29 @@ KNOWN_DIVERGENCES = [
      lambda L, x, i: L.index_select(x, -3, i), _t(1, 1), IndexSpec((0,), 0, 0, 0, "int64")),
     ("take_int32_index", "take(x, int32 i)", lambda L, x, i: L.take(x, i), _t(3), IndexSpec((2,), 0, 2, 0, "int32")),
     ("take_uint8_index", "take(x, uint8 i)", lambda L, x, i: L.take(x, i), _t(3, 2), IndexSpec((3,), 0, 1, 0, "uint8")),
-    ("dim_true", "argmax(x, dim=True)", lambda L, x: L.argmax(x, dim=True), _t(2, 2)),  # bool taken as dim 1
+    ("dim_true", "argmax(x, dim=True)", lambda L, x: L.argmax(x, dim=True), _t(2, 2)),
     ("narrow_bool_dim", "x.narrow(True, 0, 1)", lambda L, x: x.narrow(True, 0, 1), _t(2, 2)),
     ("round_bool", "round(bool)", lambda L, x: L.round(x), _t(2, dtype="bool")),
     ("maximum_scalar", "maximum(x, 3)", lambda L, x: L.maximum(x, 3), _t(2)),
     ("logical_and_scalar", "logical_and(x, 0)", lambda L, x: L.logical_and(x, 0), _t(2)),
     ("atan2_scalar", "atan2(x, 1)", lambda L, x: L.atan2(x, 1), _t(2)),
     ("arange_none_end", "arange(3, None)", lambda L: L.arange(3, None)),
-    # torch returns where rgrad raises
     ("getitem_two_ellipses", "x[..., 0, ...]", lambda L, x: x[..., 0, ...], _t(3, 2, 3)),
     ("gather_int32_index", "gather(x, 1, int32 i)",
      lambda L, x, i: L.gather(x, 1, i), _t(2, 2), IndexSpec((2, 2), 0, 1, 0, "int32")),
+]
+
+
+@pytest.mark.parametrize("text,fn,inputs", [pytest.param(t, f, i, id=k) for k, t, f, *i in FIXED_DIVERGENCES])
+def test_fixed_divergence(text, fn, inputs):
+    check(Case(text, fn, *inputs))
+
+
+KNOWN_DIVERGENCES = [
+    # torch multiplies empty operands of mismatched dtypes (taking one of them for the result);
+    # rgrad refuses them as it refuses non-empty ones
+    ("matmul_mixed_dtypes_empty_batch", "matmul(f32 (1,1), i32 (1,1,0))",
+     lambda L, x, y: L.matmul(x, y), _t(1, 1), _t(1, 1, 0, dtype="int32")),
     ("matmul_empty_mixed_dtypes", "matmul(f32 (1,0), f64 (1,0,3))",
      lambda L, x, y: L.matmul(x, y), _t(1, 0), _t(1, 0, 3, dtype="float64")),
     ("matmul_bool_empty", "matmul(bool (3,), bool (3,0))",
@@ -719,23 +705,15 @@ def inplace_case(draw):
                    draw(shapes), dtype=draw(st.sampled_from(["float32", "int64", "bool", a.dtype]))))
     b.special = False
     if op in ("add_", "sub_", "mul_", "div_", "copy_", "pow_"):
-        if op != "copy_" and draw(st.integers(0, 3)) == 0:  # copy_(scalar): KNOWN_DIVERGENCES
+        if draw(st.integers(0, 3)) == 0:
             s = draw(st.sampled_from([1.5, 2, None, "a", True]))
-            assume(not (op == "sub_" and a.dtype == "bool"))  # ditto
             return Case(f"x.{op}({s!r})", lambda L, x: (getattr(x, op)(s), x)[1], a)
-        # bool - tensor with bad shapes: torch reports the dtype first (KNOWN_DIVERGENCES)
-        fits = len(b.shape) <= len(a.shape) and all(y in (x, 1) for x, y in zip(reversed(a.shape), reversed(b.shape)))
-        assume(not (op == "sub_" and "bool" in (a.dtype, b.dtype) and not (fits and a.dtype == b.dtype)))
-        if not fits:  # bad shapes and a bad dtype: rgrad reports the dtype first (KNOWN_DIVERGENCES)
-            a.dtype = b.dtype = draw(st.sampled_from(["float32", "int64"]))
         return Case(f"x.{op}(y)", lambda L, x, y: (getattr(x, op)(y), x)[1], a, b)
     if op == "setitem":
         idx = draw(st.integers(-a.shape[0] - 2, a.shape[0] + 1))
         if draw(st.booleans()):
             idx = (idx, draw(st.integers(-4, 4)))
         use_b = draw(st.booleans())
-        # a (1,) value into a 0-d slot: KNOWN_DIVERGENCES
-        assume(len(b.shape) <= len(a.shape) - (1 if isinstance(idx, int) else len(idx)) or not use_b)
 
         def fn(L, x, y):
             x[idx] = y if use_b else 7
@@ -743,9 +721,6 @@ def inplace_case(draw):
         return Case(f"x[{idx!r}] = {'y' if use_b else 7}", fn, a, b)
     if op == "index_put":  # (rgrad has no Tensor.index_put_; x[i] = y is the same operation)
         i = draw(indices((draw(st.integers(0, 4)),), a.shape[0]))
-        b.dtype = a.dtype  # a value of another dtype: KNOWN_DIVERGENCES
-        # a value of the wrong shape *and* a bad index: rgrad reports the index first (ditto)
-        b.shape = draw(st.sampled_from([(), (1,)]))
 
         def put(L, x, i, y):
             x[i] = y
@@ -756,10 +731,7 @@ def inplace_case(draw):
         v = draw(st.sampled_from([1.5, 3, None, "a"]))
         return Case(f"x.masked_fill_(m, {v!r})", lambda L, x, m: (x.masked_fill_(m, v), x)[1], a, m)
     if op == "clamp_":
-        assume(a.dtype != "bool")  # KNOWN_DIVERGENCES
         lo, hi = draw(st.sampled_from([0, 0.5, None, "a"])), draw(st.sampled_from([1, None, -1.5]))
-        if a.dtype not in FLOATS:  # float bounds on an int tensor: KNOWN_DIVERGENCES
-            lo, hi = (None if isinstance(lo, float) else lo), (None if isinstance(hi, float) else hi)
         return Case(f"x.clamp_({lo!r}, {hi!r})", lambda L, x: (x.clamp_(lo, hi), x)[1], a)
     if op == "fill_":
         v = draw(st.sampled_from([1, 2.5, None, "a", [1, 2]]))
@@ -768,10 +740,11 @@ def inplace_case(draw):
     d = draw(st.integers(-nd, nd - 1))
     if op == "scatter_":
         i = draw(indices(a.shape, a.shape[d]))
-        b.shape = draw(st.sampled_from([a.shape, i.shape]))  # a 0-d source: KNOWN_DIVERGENCES
+        b.shape = draw(st.sampled_from([a.shape, i.shape, ()]))
         return Case(f"x.scatter_({d}, i, y)", lambda L, x, i, y: (x.scatter_(d, i, y), x)[1], a, i, b)
     i = draw(indices((draw(st.integers(0, 3)),), a.shape[d], negative=False))
-    i.lo, i.hi = 0, a.shape[d] - 1  # out of range: KNOWN_DIVERGENCES
+    if nd > 1:  # (which error torch raises depends on strides, as in gather_case)
+        i.lo, i.hi = 0, a.shape[d] - 1
     src_shape = tuple(i.shape[0] if k == d % nd else s for k, s in enumerate(a.shape))
     src = draw(specs(shape=src_shape, dtype=a.dtype))
     return Case(f"x.index_add_({d}, i, y)", lambda L, x, i, y: (x.index_add_(d, i, y), x)[1], a, i, src)

@@ -2,6 +2,7 @@
 
 import builtins
 import math
+import numbers
 
 import numpy as np
 
@@ -46,10 +47,43 @@ def _random(kind, shape, a, b, dtype=None, generator=None, device=None):
     return _move(_C._random(kind, shape, a, b, dtype, generator), device)
 
 
-def _sizes(size):
-    if len(size) == 1 and not isinstance(size[0], builtins.int) and hasattr(size[0], "__iter__"):
-        return [builtins.int(s) for s in size[0]]
-    return [s.__index__() if not isinstance(s, builtins.int) else s for s in size]
+_INT64_MAX = (1 << 63) - 1
+
+
+def _size_elem(s, fn, pos):
+    """One size entry as an int, with torch's argument-parser errors."""
+    if isinstance(s, builtins.bool) or not hasattr(s, "__index__"):
+        raise TypeError(f"{fn}(): argument 'size' failed to unpack the object at pos {pos} with error "
+                        f"\"type must be tuple of ints,but got {type(s).__name__}\"")
+    v = s.__index__()
+    if not -_INT64_MAX - 1 <= v <= _INT64_MAX:
+        raise TypeError(f"{fn}(): argument 'size' failed to unpack the object at pos {pos} with error "
+                        f"\"Overflow when unpacking long long\"")
+    return v
+
+
+def _sizes(size, fn="empty", varargs=True):
+    """The `*size` (or, with varargs=False, `size`) argument of a creation function as ints:
+    ints, or one list/tuple/Size of them."""
+    if len(size) == 1 and isinstance(size[0], (list, tuple)):
+        seq = size[0]
+        for i, s in enumerate(seq):
+            if isinstance(s, (list, tuple)):
+                raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of ints, but found element "
+                                f"of type {type(s).__name__} at pos {i}")
+        return [_size_elem(s, fn, i + 1) for i, s in enumerate(seq)]
+    if len(size) == 1 and (not varargs or isinstance(size[0], builtins.bool)
+                           or not hasattr(size[0], "__index__")):
+        raise TypeError(f"{fn}(): argument 'size' (position 1) must be tuple of ints, not {type(size[0]).__name__}")
+    return [_size_elem(s, fn, i + 1) for i, s in enumerate(size)]
+
+
+def _check_nonnegative(sizes):
+    """torch checks the sizes before the dtype: a negative one is the first error."""
+    for s in sizes:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(sizes)}")
+    return sizes
 
 
 def _finish(t, requires_grad):
@@ -173,17 +207,17 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None):
     """Returns an uninitialised tensor of the given size."""
-    return _finish(_C._empty(_sizes(size), dtype, device), requires_grad)
+    return _finish(_C._empty(_sizes(size, "empty"), dtype, device), requires_grad)
 
 
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Returns a tensor filled with 0 of the given size."""
-    return _finish(_C._zeros(_sizes(size), dtype, device), requires_grad)
+    return _finish(_C._zeros(_sizes(size, "zeros"), dtype, device), requires_grad)
 
 
 def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Returns a tensor filled with 1 of the given size."""
-    return _finish(_C._full(_sizes(size), 1, dtype if dtype is not None else _C.get_default_dtype(), device),
+    return _finish(_C._full(_sizes(size, "ones"), 1, dtype if dtype is not None else _C.get_default_dtype(), device),
                    requires_grad)
 
 
@@ -191,12 +225,25 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     """Returns a tensor of `size` filled with `fill_value` (dtype inferred from the value)."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    return _finish(_C._full(_sizes((size,)) if not isinstance(size, builtins.int) else [size], fill_value, dtype,
-                            device), requires_grad)
+    sizes = _sizes((size,), "full", varargs=False)
+    if not isinstance(fill_value, numbers.Number):
+        raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
+    if dtype is not None and dtype.name in _INT_RANGES:
+        lo, hi = _INT_RANGES[dtype.name]
+        if not (math.isfinite(fill_value) and lo <= fill_value <= hi):
+            raise RuntimeError(f"value cannot be converted to type {_cpp_type(dtype)} without overflow")
+    return _finish(_C._full(sizes, fill_value, dtype, device), requires_grad)
 
 
 def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Returns a 2-D tensor with ones on the diagonal and zeros elsewhere."""
+    for name, pos, v in (("n", 1, n), ("m", 2, m)):
+        if v is None and name == "m":
+            continue
+        if isinstance(v, builtins.bool) or not hasattr(v, "__index__"):
+            raise TypeError(f"eye(): argument '{name}' (position {pos}) must be int, not {type(v).__name__}")
+        if not -_INT64_MAX - 1 <= v.__index__() <= _INT64_MAX:
+            raise ValueError("Overflow when unpacking long long")
     if m is None:
         m = n
     if n < 0:
@@ -210,12 +257,33 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
     return _finish(t, requires_grad)
 
 
-def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
-    """Returns a 1-D tensor with values from [start, end) taken with common difference `step`."""
+_NO_END = object()
+
+
+def arange(start=0, end=_NO_END, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """Returns a 1-D tensor with values from [start, end) taken with common difference `step`.
+
+    Args:
+        start (Number): the first value (0 when only `end` is given).
+        end (Number): the exclusive upper bound.
+        step (Number): the gap between neighbouring values.
+
+    Example::
+
+        >>> rgrad.arange(1, 4)
+        tensor([1, 2, 3])
+    """
     device = _check_device(device)
-    if end is None:
+    if end is _NO_END:
         start, end = 0, start
     start, end, step = (x.item() if isinstance(x, Tensor) else x for x in (start, end, step))
+    for x in (start, end, step):
+        if not isinstance(x, numbers.Number):
+            raise TypeError(f"arange() received an invalid combination of arguments - got "
+                            f"({', '.join(type(y).__name__ for y in (start, end, step))}), but expected "
+                            "(Number start, Number end, Number step)")
+    if dtype is not None and dtype.name == "bool":
+        raise NotImplementedError('"arange_cpu" not implemented for \'Bool\'')
     return _finish(_move(_C._arange(start, end, step, dtype), device), requires_grad)
 
 
@@ -298,9 +366,11 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, 
     """Uniform samples on [0, 1) from rgrad's counter-based (Philox) generator."""
     device = _check_device(device)
     d = dtype if dtype is not None else _C.get_default_dtype()
+    size = _check_nonnegative(_sizes(size, "rand"))
     if not d.is_floating_point:
-        raise RuntimeError(f'"check_uniform_bounds" not implemented for \'{_kernel_name(d)}\'')
-    return _finish(_random("uniform", _sizes(size), 0.0, 1.0, d, generator, device), requires_grad)
+        _C._empty(size, d, None)  # torch allocates first: a size too big fails before the dtype
+        raise NotImplementedError(f'"check_uniform_bounds" not implemented for \'{_kernel_name(d)}\'')
+    return _finish(_random("uniform", size, 0.0, 1.0, d, generator, device), requires_grad)
 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
@@ -308,9 +378,11 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     """Standard normal samples (Box-Muller over Philox)."""
     device = _check_device(device)
     d = dtype if dtype is not None else _C.get_default_dtype()
-    if not d.is_floating_point:
-        raise RuntimeError(f'"normal_kernel_cpu" not implemented for \'{_kernel_name(d)}\'')
-    return _finish(_random("normal", _sizes(size), 0.0, 1.0, d, generator, device), requires_grad)
+    size = _check_nonnegative(_sizes(size, "randn"))
+    if not d.is_floating_point and 0 not in size:  # (torch's normal_ runs no check when empty)
+        _C._empty(size, d, None)  # torch allocates first: a size too big fails before the dtype
+        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{_kernel_name(d)}\'')
+    return _finish(_random("normal", size, 0.0, 1.0, d, generator, device), requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
@@ -397,4 +469,14 @@ def result_type(tensor1, tensor2):
 
 def _kernel_name(d):
     return {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-            "int64": "Long"}.get(d.name, d.name)
+            "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
+            "float64": "Double"}.get(d.name, d.name)
+
+
+def _cpp_type(d):
+    """The C++ type name torch's conversion errors use."""
+    return "int" if d.name == "int32" else d.name + "_t"
+
+
+_INT_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-(1 << 15), (1 << 15) - 1),
+               "int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}

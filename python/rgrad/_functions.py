@@ -29,7 +29,7 @@ def _export(name, fn):
     __all__.append(name)
 
 
-def _make_unary(kernel):
+def _make_unary(kernel, name=None):
     def fn(input, *, out=None):
         r = input._unary(kernel)
         return _write_out(r, out)
@@ -57,7 +57,7 @@ def _write_out(r, out):
 def _register(names, aliases, factory):
     """Exports rgrad.<name> and installs Tensor.<name> / Tensor.<name>_ for each name."""
     for name in names:
-        fn, method, method_ = factory(aliases.get(name, name))
+        fn, method, method_ = factory(aliases.get(name, name), name)
         _export(name, fn)
         method.__name__, method_.__name__ = name, name + "_"
         setattr(Tensor, name, method)
@@ -67,16 +67,31 @@ def _register(names, aliases, factory):
 _register(_UNARY + list(_UNARY_ALIASES), _UNARY_ALIASES, _make_unary)
 
 
-def _make_binary(kernel):
+# torch has only a (Tensor, Tensor) overload for these: a Python number is a TypeError
+_TENSOR_ONLY = {"maximum", "minimum", "atan2", "logical_and", "logical_or", "logical_xor"}
+
+
+def _check_tensor_args(name, input, other):
+    if name not in _TENSOR_ONLY:
+        return
+    for pos, (arg, v) in enumerate((("input", input), ("other", other)), 1):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {pos}) must be Tensor, not {type(v).__name__}")
+
+
+def _make_binary(kernel, name=None):
     def fn(input, other, *, out=None):
+        _check_tensor_args(name, input, other)
         if not isinstance(input, Tensor):
             return _write_out(other._rbinary(kernel, input), out)
         return _write_out(input._binary(kernel, other), out)
 
     def method(self, other):
+        _check_tensor_args(name, self, other)
         return self._binary(kernel, other)
 
     def method_(self, other):
+        _check_tensor_args(name, self, other)
         return self._binary_(kernel, other)
 
     return fn, method, method_
@@ -85,14 +100,17 @@ def _make_binary(kernel):
 _register(_BINARY + ["mul", "multiply", "true_divide"], {"multiply": "mul", "true_divide": "div"}, _make_binary)
 
 
-def _make_compare(kernel):
+def _make_compare(kernel, name=None):
     def fn(input, other, *, out=None):
+        _check_tensor_args(name, input, other)
         return _write_out(input._compare(kernel, other), out)
 
     def method(self, other):
+        _check_tensor_args(name, self, other)
         return self._compare(kernel, other)
 
     def method_(self, other):
+        _check_tensor_args(name, self, other)
         return self.copy_(self._compare(kernel, other))
 
     return fn, method, method_
@@ -210,7 +228,7 @@ def t(input):
 
 
 def squeeze(input, dim=None):
-    return input.squeeze(dim)
+    return input.squeeze() if dim is None else input.squeeze(dim)
 
 
 def unsqueeze(input, dim):
@@ -298,7 +316,22 @@ def clamp(input, min=None, max=None, *, out=None):
     return _write_out(r if r is not input else input.clone(), out)
 
 
+# C++ type names in torch's "can't be cast to the desired output type" message
+_CPP_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
+              "int32": "int", "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+              "float32": "float", "float64": "double"}
+
+
 def clamp_(self, min=None, max=None):
+    # the result type of the bounds must fit self (int.clamp_(0.5) raises, as in torch); an
+    # empty probe finds it by the same promotion rules at no cost
+    from ._creation import empty, _kernel_name
+    def probe(b):  # an empty stand-in of the same dtype and dimension category
+        return b.detach().as_strided((0,), (1,)) if isinstance(b, Tensor) and b.dim() > 0 else b
+    rt = clamp(empty(0, dtype=self.dtype, device=self.device), probe(min), probe(max)).dtype
+    if rt != self.dtype and not _C.can_cast(rt, self.dtype):
+        raise RuntimeError(f"result type {_kernel_name(rt)} can't be cast to the desired output type "
+                           f"{_CPP_NAMES[self.dtype.name]}")
     # under autograd clamp saves its input, which the copy would then overwrite: clamp a copy
     src = self.clone() if self.requires_grad and _C.is_grad_enabled() else self
     return self.copy_(clamp(src, min, max))

@@ -6,7 +6,7 @@ their checks and, later, their gradients."""
 import builtins
 
 from . import _C
-from ._creation import arange, zeros, tensor as _tensor
+from ._creation import arange, zeros, tensor as _tensor, _kernel_name
 
 Tensor = _C.Tensor
 
@@ -22,8 +22,16 @@ def _export(fn, *names, method=True):
     return fn
 
 
-def _dims(ndim, dim):
-    return dim + ndim if dim < 0 else dim
+def _dims(ndim, dim, fn=None):
+    """`dim` wrapped into [0, ndim) with torch's errors (a 0-d tensor takes dims -1 and 0)."""
+    if isinstance(dim, builtins.bool) or not hasattr(dim, "__index__"):
+        name = f"{fn}(): argument 'dim'" if fn else "argument 'dim'"
+        raise TypeError(f"{name} must be int, not {type(dim).__name__}")
+    dim = dim.__index__()
+    nd = builtins.max(ndim, 1)
+    if not -nd <= dim < nd:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+    return dim + nd if dim < 0 else dim
 
 
 # ----- gather / scatter ----------------------------------------------------------------------
@@ -105,29 +113,58 @@ for _f in (gather, scatter, scatter_, scatter_add, scatter_add_, scatter_reduce,
 def _expand_index(index, dim, like):
     shape = [1] * like.dim()
     shape[dim] = -1
-    return index.reshape(shape).expand(*[s if d != dim else index.numel() for d, s in enumerate(like.shape)])
+    return index.reshape(shape).expand([s if d != dim else index.numel() for d, s in enumerate(like.shape)])
 
 
-def _check_vector_index(index, name):
+def _check_vector_index(index, name, size=None, dim=None, gather_msg=False):
+    """`index` as a 1-D int64 tensor; with `size`, every entry must lie in [0, size) (these ops,
+    unlike indexing, do not wrap negatives: torch's "index out of range in self", or with `dim`
+    its per-element RuntimeError)."""
     if index.dim() > 1:
         raise IndexError(f"{name}(): Index is supposed to be a vector")
     if index.dtype not in (_C.int64, _C.int32):
-        raise IndexError(f"{name}(): Expected dtype int32/int64 for index")
-    return index.reshape(-1).long()
+        if name == "index_select":
+            raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index but got: {_kernel_name(index.dtype)}")
+    index = index.reshape(-1).long()
+    if size is not None and index.numel() and builtins.bool(((index < 0) | (index >= size)).any()):
+        if dim is not None:
+            bad = index[(index < 0) | (index >= size)][0].item()
+            if gather_msg:  # torch's index_select kernel for dims past the first
+                raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={size}")
+            raise RuntimeError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+        raise IndexError("index out of range in self")
+    return index
 
 
 def index_select(input, dim, index, *, out=None):
-    """Selects entries of `input` along `dim` at the positions in the 1-D `index`."""
-    index = _check_vector_index(index, "index_select")
-    d = _dims(input.dim(), dim)
+    """Selects entries of `input` along `dim` at the positions in the 1-D `index`.
+
+    Args:
+        input (Tensor): the source tensor.
+        dim (int): the dimension to index.
+        index (Tensor): 1-D int64/int32 positions in [0, input.size(dim)).
+
+    Example::
+
+        >>> rgrad.index_select(rgrad.arange(6).reshape(2, 3), 1, rgrad.tensor([0, 2]))
+        tensor([[0, 2],
+                [3, 5]])
+    """
+    d = _dims(input.dim(), dim, "index_select")
+    # (torch's message depends on its kernel: the one for dim 1 names the bad index)
+    index = _check_vector_index(index, "index_select", input.shape[d] if input.dim() else 1,
+                                d if d == 1 else None, gather_msg=True)
     if input.dim() == 0:
         return input.reshape(1)[index].reshape(()) if index.numel() == 1 else input.reshape(1)[index]
     return input[(builtins.slice(None),) * d + (index,)]
 
 
 def index_add_(self, dim, index, source, *, alpha=1):
-    index = _check_vector_index(index, "index_add_")
-    d = _dims(self.dim(), dim)
+    d = _dims(self.dim(), dim, "index_add_")
+    # (torch's kernel for 2-D and up reports the bad index itself, as a RuntimeError)
+    index = _check_vector_index(index, "index_add_", self.shape[d] if self.dim() else 1,
+                                d if self.dim() > 1 else None)
     src = source if alpha == 1 else source * alpha
     _C._scatter_(self, d, _expand_index(index, d, source).contiguous(), src.to(self.dtype), "sum")
     return self
@@ -151,6 +188,8 @@ def index_copy(input, dim, index, source):
 def index_fill_(self, dim, index, value):
     index = _check_vector_index(index, "index_fill_")
     d = _dims(self.dim(), dim)
+    if isinstance(value, Tensor):
+        value = value.to(self.dtype)  # torch fills with the value cast to self's dtype
     self[(builtins.slice(None),) * d + (index,)] = value
     return self
 
@@ -187,7 +226,7 @@ def masked_fill(input, mask, value):
                                f"{value.dim()} dimension(s).")
         out = _C._where(mask, value.to(input.dtype), input)
         if tuple(out.shape) != tuple(input.shape):
-            out = out.expand(*input.shape).clone()
+            out = out.expand(tuple(input.shape)).clone()
         _C._set_grad_fn_name(out, "MaskedFillBackward1")
         return out
     return masked_fill_(input.clone(), mask, value)
@@ -198,12 +237,15 @@ def masked_select(input, mask, *, out=None):
     if mask.dtype != _C.bool:
         raise RuntimeError(f"masked_select: expected BoolTensor for mask")
     shape = broadcast_shapes_(input.shape, mask.shape)
-    return input.expand(*shape)[mask.expand(*shape)]
+    return input.expand(tuple(shape))[mask.expand(tuple(shape))]
 
 
 def masked_scatter_(self, mask, source):
     """Copies consecutive elements of `source` into self where `mask` is True."""
-    m = mask.expand(*self.shape)
+    if source.dtype != self.dtype:
+        raise RuntimeError("masked_scatter: expected self and source to have same dtypes but got"
+                           f"{_kernel_name(self.dtype)} and {_kernel_name(source.dtype)}")
+    m = mask.expand(tuple(self.shape))
     n = _C._nonzero(m).shape[0]
     if source.numel() < n:
         raise RuntimeError("masked_scatter: expected source to have at least as many elements as ones in mask")
@@ -231,6 +273,8 @@ def argwhere(input):
 
 def take(input, index):
     """Treats input as 1-D and returns the elements at `index` (result has index's shape)."""
+    if index.dtype != _C.int64:
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {_kernel_name(index.dtype)}")
     return input.reshape(-1)[index]
 
 
@@ -245,7 +289,7 @@ def take_along_dim(input, indices, dim=None, *, out=None):
     b = list(broadcast_shapes_(shape_i, shape_x))
     bi, bx = list(b), list(b)
     bi[d], bx[d] = input.shape[d], indices.shape[d]
-    return gather(input.expand(*bi), d, indices.expand(*bx).contiguous())
+    return gather(input.expand(tuple(bi)), d, indices.expand(tuple(bx)).contiguous())
 
 
 def broadcast_shapes_(a, b):
@@ -270,12 +314,18 @@ Tensor.where = _where_method
 
 def cat(tensors, dim=0, *, out=None):
     """Concatenates tensors along `dim` (dtypes promoted; 1-D empty tensors are skipped)."""
-    return _C._cat(list(tensors), dim)
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    return _C._cat(tensors, dim)
 
 
 def stack(tensors, dim=0, *, out=None):
     """Stacks equally-shaped tensors along a new dim."""
-    return _C._stack(list(tensors), dim)
+    tensors = list(tensors)
+    if tensors and isinstance(tensors[0], Tensor):
+        _dims(tensors[0].dim() + 1, dim, "stack")  # torch checks the dim before the shapes
+    return _C._stack(tensors, dim)
 
 
 def _atleast(t, n):
@@ -344,7 +394,7 @@ def repeat(self, *sizes):
     for r, s in zip(reps, x.shape):
         inter += [1, s]
         target += [r, s]
-    return x.reshape(inter).expand(*target).reshape([r * s for r, s in zip(reps, x.shape)])
+    return x.reshape(inter).expand(tuple(target)).reshape([r * s for r, s in zip(reps, x.shape)])
 
 
 def tile(input, dims):
@@ -374,13 +424,31 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     return e.reshape(shape[:d] + [n * r] + shape[d + 1:])
 
 
-def flip(input, dims):
-    """Reverses the order of elements along `dims` (a copy, as in torch)."""
-    if isinstance(dims, builtins.int):
-        dims = [dims]
+def flip(input, dims, *more):
+    """Reverses the order of elements along `dims` (a copy, as in torch).
+
+    Args:
+        input (Tensor): the tensor to flip.
+        dims (int or tuple of ints): the dims to reverse (``x.flip(0, 1)`` also works).
+
+    Example::
+
+        >>> rgrad.flip(rgrad.arange(4).reshape(2, 2), (0, 1))
+        tensor([[3, 2],
+                [1, 0]])
+    """
+    if more or not isinstance(dims, (list, tuple)):
+        dims = (dims,) + more
+    dims = [_dims(input.dim(), d, "flip") for d in dims]
+    seen = set()
+    for d in dims:
+        if d in seen:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        seen.add(d)
+    if input.dim() == 0:
+        return input.clone()
     x = input
     for d in dims:
-        d = _dims(input.dim(), d)
         n = x.shape[d]
         x = x[(builtins.slice(None),) * d + (arange(n - 1, -1, -1, device=x.device),)]
     return x.clone() if x is input else x
@@ -506,7 +574,7 @@ def meshgrid(*tensors, indexing="ij"):
     for i, t in enumerate(ts):
         view = [1] * len(ts)
         view[i] = -1
-        grids.append(t.reshape(view).expand(*shape))
+        grids.append(t.reshape(view).expand(tuple(shape)))
     if swap:
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)

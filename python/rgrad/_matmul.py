@@ -260,7 +260,7 @@ def _sum_out(t, labels, drop):
     rest = 1
     for s in kept_shape:
         rest *= s
-    flat = t.permute(*keep, *red).reshape(rest, k)
+    flat = t.permute([*keep, *red]).reshape(rest, k)
     ones = _C._full([k], 1, t.dtype, t.device)
     r = _C._mv(flat, ones).reshape(kept_shape)
     return r, [labels[i] for i in keep]
@@ -287,7 +287,7 @@ def _diagonals(t, labels, k):
 
 def _align(t, labels, order):
     """Permutes t's dims into `order` (a superset of labels), inserting size-1 dims."""
-    t = t.permute(*[labels.index(l) for l in order if l in labels])
+    t = t.permute([labels.index(l) for l in order if l in labels])
     sizes = iter(t.shape)
     return t.reshape([next(sizes) if l in labels else 1 for l in order])
 
@@ -314,8 +314,8 @@ def _contract(a, la, b, lb, keep):
             p *= size[l]
         return p
 
-    a = _align(a, la, batch + left + summed).expand(*[size[l] if l in shared else -1 for l in batch + left + summed])
-    b = _align(b, lb, batch + summed + right).expand(*[size[l] if l in shared else -1 for l in batch + summed + right])
+    a = _align(a, la, batch + left + summed).expand([size[l] if l in shared else -1 for l in batch + left + summed])
+    b = _align(b, lb, batch + summed + right).expand([size[l] if l in shared else -1 for l in batch + summed + right])
     a3 = a.reshape(prod(batch), prod(left), prod(summed))
     b3 = b.reshape(prod(batch), prod(summed), prod(right))
     r = _C._bmm(a3, b3).reshape([size[l] for l in batch + left + right])
@@ -405,7 +405,7 @@ def einsum(*args):
         result, rl = _contract(result, rl, op, ol, keep)
     result, rl = _sum_out(result, rl, {l for l in rl if l not in out})
     order = [rl.index(l) for l in out]
-    return result if order == sorted(order) else result.permute(*order)
+    return result if order == sorted(order) else result.permute(list(order))
 
 
 # ----- Tensor methods ----------------------------------------------------------------------

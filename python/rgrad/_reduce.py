@@ -123,10 +123,13 @@ _export(amin)
 
 
 def _extreme(kernel, is_max):
-    def fn(input, dim=None, keepdim=False, *, other=None, out=None):
+    def fn(input, dim=_NO_DIM, keepdim=False, *, other=None, out=None):
         if other is not None or isinstance(dim, Tensor):
             return input._binary("maximum" if is_max else "minimum", other if other is not None else dim)
         if dim is None:
+            # torch has no max(input, None): the all-reduction takes no dim at all
+            raise TypeError(f"{kernel}(): argument 'dim' (position 1) must be int, not NoneType")
+        if dim is _NO_DIM:
             return _write_out(_C._reduce(input, kernel, None, keepdim), out)
         values, indices = _C._max_dim(input, dim, keepdim, is_max)
         return getattr(return_types, kernel)(values if is_max else _named(values, "MinBackward0"), indices)
@@ -179,6 +182,8 @@ def count_nonzero(input, dim=None):
 
 def logsumexp(input, dim, keepdim=False, *, out=None):
     """log(sum(exp(input))) over `dim`, without overflow."""
+    if dim is None:
+        raise TypeError("logsumexp(): argument 'dim' must be tuple of ints, not NoneType")
     return _write_out(_named(_C._reduce(input, "logsumexp", dim, keepdim), "LogsumexpBackward0"), out)
 
 

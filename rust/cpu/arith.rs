@@ -440,9 +440,8 @@ macro_rules! float_arith {
                     1.0
                 } else if x < 0.0 {
                     -1.0
-                } else if x.is_nan() {
-                    x
                 } else {
+                    // torch: sign(NaN) is 0, sign(-0.0) is 0.0
                     0.0
                 })
             }

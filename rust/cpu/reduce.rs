@@ -742,6 +742,12 @@ unsafe fn lanes_avx2<F: Fold>(f: &F, p: *const F::In, n: usize, s: isize, i0: us
     lanes_impl(f, p, n, s, i0)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,fma")]
+unsafe fn lanes_avx512<F: Fold>(f: &F, p: *const F::In, n: usize, s: isize, i0: usize) -> F::Acc {
+    lanes_impl(f, p, n, s, i0)
+}
+
 #[inline(always)]
 unsafe fn row_impl<F: Fold>(f: &F, acc: &mut [F::Acc], p: *const F::In, s: isize, r: usize) {
     if s == 1 {
@@ -762,6 +768,12 @@ unsafe fn row_avx2<F: Fold>(f: &F, acc: &mut [F::Acc], p: *const F::In, s: isize
     row_impl(f, acc, p, s, r)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,fma")]
+unsafe fn row_avx512<F: Fold>(f: &F, acc: &mut [F::Acc], p: *const F::In, s: isize, r: usize) {
+    row_impl(f, acc, p, s, r)
+}
+
 #[inline(always)]
 fn merge_rows_impl<F: Fold>(f: &F, a: &mut [F::Acc], b: &[F::Acc]) {
     for (x, &y) in a.iter_mut().zip(b) {
@@ -773,6 +785,25 @@ fn merge_rows_impl<F: Fold>(f: &F, a: &mut [F::Acc], b: &[F::Acc]) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn merge_rows_avx2<F: Fold>(f: &F, a: &mut [F::Acc], b: &[F::Acc]) {
     merge_rows_impl(f, a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,fma")]
+unsafe fn merge_rows_avx512<F: Fold>(f: &F, a: &mut [F::Acc], b: &[F::Acc]) {
+    merge_rows_impl(f, a, b)
+}
+
+/// AVX-512 (F and BW) with FMA: the widest code the leaf loops are compiled for.
+#[inline]
+pub(crate) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 #[inline]
@@ -796,25 +827,41 @@ unsafe fn fold_run<F: Fold>(f: &F, p: *const F::In, n: usize, s: isize, i0: usiz
         return f.merge(a, b);
     }
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        return lanes_avx2(f, p, n, s, i0);
+    {
+        if has_avx512() {
+            return lanes_avx512(f, p, n, s, i0);
+        }
+        if has_avx2() {
+            return lanes_avx2(f, p, n, s, i0);
+        }
     }
     lanes_impl(f, p, n, s, i0)
 }
 
 unsafe fn fold_row<F: Fold>(f: &F, acc: &mut [F::Acc], p: *const F::In, s: isize, r: usize) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        return row_avx2(f, acc, p, s, r);
+    {
+        if has_avx512() {
+            return row_avx512(f, acc, p, s, r);
+        }
+        if has_avx2() {
+            return row_avx2(f, acc, p, s, r);
+        }
     }
     row_impl(f, acc, p, s, r)
 }
 
 fn merge_rows<F: Fold>(f: &F, a: &mut [F::Acc], b: &[F::Acc]) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports the enabled features.
-        return unsafe { merge_rows_avx2(f, a, b) };
+    {
+        if has_avx512() {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { merge_rows_avx512(f, a, b) };
+        }
+        if has_avx2() {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { merge_rows_avx2(f, a, b) };
+        }
     }
     merge_rows_impl(f, a, b)
 }
@@ -950,9 +997,7 @@ fn inner_reduce<F: Fold, W: Fn(usize, F::Acc) + Sync>(
                 (0..pieces).into_par_iter().map(|c| fold_runs(base, c * n_runs / pieces, (c + 1) * n_runs / pieces)).collect()
             } else {
                 let per_run = pieces.div_ceil(n_runs);
-                (0..n_runs * per_run)
-                    .into_par_iter()
-                    .map(|k| {
+                (0..n_runs * per_run).into_par_iter().map(|k| {
                         let (r, c) = (k / per_run, k % per_run);
                         let s = (c * run_len / per_run) / LANES * LANES;
                         let e = if c + 1 == per_run { run_len } else { ((c + 1) * run_len / per_run) / LANES * LANES };
@@ -961,8 +1006,7 @@ fn inner_reduce<F: Fold, W: Fn(usize, F::Acc) + Sync>(
                             return f.init();
                         }
                         unsafe { fold_run(f, p.at(off) as *const F::In, e - s, run_stride, r * run_len + s) }
-                    })
-                    .collect()
+                }).collect()
             };
             write(o, combine(f, parts.into_iter()));
         }

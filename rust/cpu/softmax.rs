@@ -5,7 +5,8 @@
 //! loops are compiled for AVX2 when the CPU has it. Half types compute in float32.
 
 use super::elementwise::View;
-use super::reduce::has_avx2;
+use super::reduce::{has_avx2, has_avx512};
+use super::vmath::{exp_f32, exp_f32_fused};
 use super::strided::{SendPtr, PARALLEL_THRESHOLD};
 use crate::dtype::DType;
 use crate::error::{Error, ErrorKind, Result};
@@ -28,52 +29,14 @@ pub trait VFloat:
     const ZERO: Self;
     const ONE: Self;
     fn vexp(self) -> Self;
+    /// `vexp` with fused multiply-adds, for code compiled with FMA enabled.
+    fn vexp_fused(self) -> Self;
     fn ln(self) -> Self;
-}
-
-/// 2^e for e in the normal exponent range, from the bits.
-#[inline(always)]
-fn pow2_f32(e: i32) -> f32 {
-    f32::from_bits(((e + 127) as u32) << 23)
 }
 
 #[inline(always)]
 fn pow2_f64(e: i64) -> f64 {
     f64::from_bits(((e + 1023) as u64) << 52)
-}
-
-/// exp with about 1 ulp error (Cephes' polynomial), correct at +-inf and NaN, with gradual
-/// underflow; no branches, so loops over it vectorize.
-#[inline(always)]
-pub fn exp_f32(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    // 1.5 * 2^23: adding it rounds to an integer that sits in the low mantissa bits.
-    const MAGIC: f32 = 12_582_912.0;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    const HI: f32 = 88.722_84;
-    const LO: f32 = -103.972_08;
-    let xc = if x > HI { HI } else if x < LO { LO } else { x };
-    let t = xc * LOG2E + MAGIC;
-    let kf = t - MAGIC;
-    let k = ((t.to_bits() & 0x7f_ffff) as i32 - 0x40_0000).clamp(-151, 128);
-    let r = (xc - kf * LN2_HI) - kf * LN2_LO;
-    let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
-    let y = p * r * r + r + 1.0;
-    // Two factors keep each power of two a normal number across the whole range.
-    let k1 = k >> 1;
-    let v = y * pow2_f32(k1) * pow2_f32(k - k1);
-    let v = if x > HI { f32::INFINITY } else { v };
-    if x < LO {
-        0.0
-    } else {
-        v
-    }
 }
 
 /// exp for float64: reduction by ln 2 and a degree-13 Taylor polynomial (error ~1e-16).
@@ -128,6 +91,10 @@ impl VFloat for f32 {
         exp_f32(self)
     }
     #[inline(always)]
+    fn vexp_fused(self) -> f32 {
+        exp_f32_fused(self)
+    }
+    #[inline(always)]
     fn ln(self) -> f32 {
         f32::ln(self)
     }
@@ -139,6 +106,10 @@ impl VFloat for f64 {
     const ONE: f64 = 1.0;
     #[inline(always)]
     fn vexp(self) -> f64 {
+        exp_f64(self)
+    }
+    #[inline(always)]
+    fn vexp_fused(self) -> f64 {
         exp_f64(self)
     }
     #[inline(always)]
@@ -166,10 +137,19 @@ fn row_max<T: VFloat>(x: &[T]) -> T {
     r
 }
 
+#[inline(always)]
+fn ex<T: VFloat, const FUSED: bool>(v: T) -> T {
+    if FUSED {
+        v.vexp_fused()
+    } else {
+        v.vexp()
+    }
+}
+
 // The loops below walk fixed-size chunks as arrays: indexing with a running offset leaves
 // bounds checks in the loop, which keeps LLVM from vectorizing it (4x slower).
 #[inline(always)]
-fn softmax_row_impl<T: VFloat>(x: &[T], y: &mut [T], log: bool) {
+fn softmax_row_impl<T: VFloat, const FUSED: bool>(x: &[T], y: &mut [T], log: bool) {
     let m = row_max(x);
     let y = &mut y[..x.len()];
     let mut s = [T::ZERO; LANES];
@@ -178,11 +158,11 @@ fn softmax_row_impl<T: VFloat>(x: &[T], y: &mut [T], log: bool) {
         for c in &mut xc {
             let c: &[T; LANES] = c.try_into().unwrap();
             for j in 0..LANES {
-                s[j] = s[j] + (c[j] - m).vexp();
+                s[j] = s[j] + ex::<T, FUSED>(c[j] - m);
             }
         }
         for &v in xc.remainder() {
-            s[0] = s[0] + (v - m).vexp();
+            s[0] = s[0] + ex::<T, FUSED>(v - m);
         }
         let ls = sum_lanes(s).ln();
         for (o, &v) in y.iter_mut().zip(x) {
@@ -194,13 +174,13 @@ fn softmax_row_impl<T: VFloat>(x: &[T], y: &mut [T], log: bool) {
             let c: &[T; LANES] = c.try_into().unwrap();
             let o: &mut [T; LANES] = o.try_into().unwrap();
             for j in 0..LANES {
-                let e = (c[j] - m).vexp();
+                let e = ex::<T, FUSED>(c[j] - m);
                 o[j] = e;
                 s[j] = s[j] + e;
             }
         }
         for (&v, o) in xc.remainder().iter().zip(yc.into_remainder()) {
-            let e = (v - m).vexp();
+            let e = ex::<T, FUSED>(v - m);
             *o = e;
             s[0] = s[0] + e;
         }
@@ -225,7 +205,7 @@ fn sum_lanes<T: VFloat>(mut s: [T; LANES]) -> T {
 
 /// One (n, inner) block whose softmax runs along n, for columns [c0, c1).
 #[inline(always)]
-fn softmax_cols_impl<T: VFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, c0: usize, c1: usize, log: bool) {
+fn softmax_cols_impl<T: VFloat, const FUSED: bool>(x: &[T], y: &mut [T], n: usize, inner: usize, c0: usize, c1: usize, log: bool) {
     let w = c1 - c0;
     let mut m = vec![T::NEG_INF; w];
     for k in 0..n {
@@ -237,7 +217,7 @@ fn softmax_cols_impl<T: VFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, c0
     for k in 0..n {
         let out = &mut y[k * inner + c0..k * inner + c1];
         for (((o, a), &v), &mx) in out.iter_mut().zip(s.iter_mut()).zip(&x[k * inner + c0..k * inner + c1]).zip(&m) {
-            let e = (v - mx).vexp();
+            let e = ex::<T, FUSED>(v - mx);
             if !log {
                 *o = e;
             }
@@ -270,31 +250,55 @@ fn softmax_cols_impl<T: VFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, c0
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn softmax_row_avx2<T: VFloat>(x: &[T], y: &mut [T], log: bool) {
-    softmax_row_impl(x, y, log)
+    softmax_row_impl::<T, true>(x, y, log)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,fma")]
+unsafe fn softmax_row_avx512<T: VFloat>(x: &[T], y: &mut [T], log: bool) {
+    softmax_row_impl::<T, true>(x, y, log)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn softmax_cols_avx2<T: VFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, c0: usize, c1: usize, log: bool) {
-    softmax_cols_impl(x, y, n, inner, c0, c1, log)
+    softmax_cols_impl::<T, true>(x, y, n, inner, c0, c1, log)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,fma")]
+unsafe fn softmax_cols_avx512<T: VFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, c0: usize, c1: usize, log: bool) {
+    softmax_cols_impl::<T, true>(x, y, n, inner, c0, c1, log)
 }
 
 fn softmax_row<T: VFloat>(x: &[T], y: &mut [T], log: bool) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports the enabled features.
-        return unsafe { softmax_row_avx2(x, y, log) };
+    {
+        if has_avx512() {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { softmax_row_avx512(x, y, log) };
+        }
+        if has_avx2() {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { softmax_row_avx2(x, y, log) };
+        }
     }
-    softmax_row_impl(x, y, log)
+    softmax_row_impl::<T, false>(x, y, log)
 }
 
 fn softmax_cols<T: VFloat>(x: &[T], y: &mut [T], n: usize, inner: usize, c0: usize, c1: usize, log: bool) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports the enabled features.
-        return unsafe { softmax_cols_avx2(x, y, n, inner, c0, c1, log) };
+    {
+        if has_avx512() {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { softmax_cols_avx512(x, y, n, inner, c0, c1, log) };
+        }
+        if has_avx2() {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { softmax_cols_avx2(x, y, n, inner, c0, c1, log) };
+        }
     }
-    softmax_cols_impl(x, y, n, inner, c0, c1, log)
+    softmax_cols_impl::<T, false>(x, y, n, inner, c0, c1, log)
 }
 
 /// Columns per task in the strided (inner > 1) layout.
@@ -399,22 +403,7 @@ mod tests {
 
     #[test]
     fn polynomial_exp_is_accurate_everywhere() {
-        let mut worst = 0f64;
-        let mut x = -103.0f32;
-        while x < 88.7 {
-            let want = (x as f64).exp();
-            let got = exp_f32(x) as f64;
-            if want > 1e-37 {
-                worst = worst.max(((got - want) / want).abs());
-            }
-            x += 0.0137;
-        }
-        assert!(worst < 3e-7, "f32 rel err {worst}");
-        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
-        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
-        assert!(exp_f32(f32::NAN).is_nan());
-        assert_eq!(exp_f32(0.0), 1.0);
-        assert!(exp_f32(-100.0) > 0.0 && exp_f32(-100.0) < 1e-43);
+        // (float32's exp is rust/cpu/vmath.rs's, tested there)
         let mut worst = 0f64;
         let mut x = -740.0f64;
         while x < 709.0 {

@@ -130,6 +130,7 @@ pub fn stats() -> (u64, u64, u64) {
 /// Releases the cached free buffers to wgpu.
 pub fn empty_cache() {
     if let Ok(c) = context() {
+        c.clear_bind_groups();
         let mut p = c.pool.lock();
         let n: u64 = p.free.values().map(|v| v.len() as u64).sum();
         p.free.clear();

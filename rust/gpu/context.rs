@@ -32,8 +32,25 @@ const MAX_CONSTANTS: usize = 8;
 
 pub struct Pipeline {
     pipeline: wgpu::ComputePipeline,
-    layout: wgpu::BindGroupLayout,
 }
+
+/// A kernel's explicit layout: binding 0 (the metadata record) takes a dynamic offset, so one
+/// bind group serves every dispatch over the same buffers, whichever arena slot it reads.
+struct KernelLayout {
+    group: wgpu::BindGroupLayout,
+    pipeline: wgpu::PipelineLayout,
+}
+
+/// A bind group's identity: the kernel and the buffer at each of its bindings.
+#[derive(PartialEq, Eq, Hash)]
+struct GroupKey {
+    kernel: &'static str,
+    buffers: [Option<wgpu::Buffer>; MAX_BINDINGS],
+}
+
+const MAX_BINDINGS: usize = 8;
+/// Bind groups kept at most; past it the cache starts over (a loop's working set is far less).
+const MAX_GROUPS: usize = 4096;
 
 struct Batch {
     encoder: Option<wgpu::CommandEncoder>,
@@ -49,6 +66,8 @@ pub struct Context {
     pub limits: wgpu::Limits,
     modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<Pipeline>>>,
+    layouts: Mutex<HashMap<&'static str, Arc<KernelLayout>>>,
+    groups: Mutex<HashMap<GroupKey, wgpu::BindGroup>>,
     batch: Mutex<Batch>,
     meta_buf: wgpu::Buffer,
     /// Bound to kernel inputs a dispatch does not use.
@@ -137,6 +156,8 @@ impl Context {
             limits,
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
+            layouts: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
             batch: Mutex::new(Batch { encoder: None, pass: None, meta: Vec::new(), dispatches: 0 }),
             meta_buf,
             dummy,
@@ -155,6 +176,73 @@ impl Context {
             Some(e) => Err(Error::runtime(format!("GPU error: {e}"))),
             None => Ok(()),
         }
+    }
+
+    fn layout(&self, kernel: &'static Kernel) -> Arc<KernelLayout> {
+        if let Some(l) = self.layouts.lock().get(kernel.name) {
+            return l.clone();
+        }
+        let storage = |binding: u32, read_only: bool, dynamic: bool| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: dynamic,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let entries: Vec<wgpu::BindGroupLayoutEntry> =
+            std::iter::once(storage(0, true, true)).chain(kernel.bindings.iter().map(|&b| storage(b, false, false))).collect();
+        let group = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(kernel.name), entries: &entries });
+        let pipeline = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(kernel.name),
+            bind_group_layouts: &[Some(&group)],
+            immediate_size: 0,
+        });
+        let l = Arc::new(KernelLayout { group, pipeline });
+        self.layouts.lock().insert(kernel.name, l.clone());
+        l
+    }
+
+    /// The bind group for `buffers` (binding, buffer), the dummy buffer in the kernel's other
+    /// bindings; created once per distinct set of buffers.
+    fn bind_group(&self, kernel: &'static Kernel, buffers: &[(u32, &wgpu::Buffer)]) -> wgpu::BindGroup {
+        let mut slots: [Option<wgpu::Buffer>; MAX_BINDINGS] = Default::default();
+        for (k, &b) in kernel.bindings.iter().enumerate() {
+            let buf = buffers.iter().find(|x| x.0 == b).map(|x| x.1).unwrap_or(&self.dummy);
+            slots[k] = Some(buf.clone());
+        }
+        let key = GroupKey { kernel: kernel.name, buffers: slots };
+        if let Some(g) = self.groups.lock().get(&key) {
+            return g.clone();
+        }
+        let layout = self.layout(kernel);
+        let mut entries = Vec::with_capacity(kernel.bindings.len() + 1);
+        entries.push(wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &self.meta_buf,
+                offset: 0,
+                size: std::num::NonZeroU64::new((META_WORDS * 4) as u64),
+            }),
+        });
+        for (k, &b) in kernel.bindings.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: b, resource: key.buffers[k].as_ref().expect("filled above").as_entire_binding() });
+        }
+        let g = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout.group, entries: &entries });
+        let mut groups = self.groups.lock();
+        if groups.len() >= MAX_GROUPS {
+            groups.clear();
+        }
+        groups.insert(key, g.clone());
+        g
+    }
+
+    /// Forgets the cached bind groups (they keep their buffers alive), before buffers are
+    /// released.
+    pub fn clear_bind_groups(&self) {
+        self.groups.lock().clear();
     }
 
     fn pipeline(&self, kernel: &'static Kernel, entry: &'static str, constants: &[(&'static str, u32)]) -> Arc<Pipeline> {
@@ -178,16 +266,16 @@ impl Context {
                 .clone()
         };
         let consts: Vec<(&str, f64)> = constants.iter().map(|&(k, v)| (k, v as f64)).collect();
+        let layout = self.layout(kernel);
         let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(entry),
-            layout: None,
+            layout: Some(&layout.pipeline),
             module: &module,
             entry_point: Some(entry),
             compilation_options: wgpu::PipelineCompilationOptions { constants: &consts, zero_initialize_workgroup_memory: false },
             cache: None,
         });
-        let layout = pipeline.get_bind_group_layout(0);
-        let p = Arc::new(Pipeline { pipeline, layout });
+        let p = Arc::new(Pipeline { pipeline });
         self.pipelines.lock().insert(key, p.clone());
         p
     }
@@ -208,6 +296,7 @@ impl Context {
     ) -> Result<()> {
         debug_assert!(meta.len() <= META_WORDS);
         let p = self.pipeline(kernel, entry, constants);
+        let bg = self.bind_group(kernel, buffers);
         let mut b = self.batch.lock();
         if b.meta.len() / META_WORDS >= META_RECORDS || b.dispatches >= SUBMIT_EVERY {
             self.flush(&mut b);
@@ -215,19 +304,6 @@ impl Context {
         let slot = b.meta.len();
         b.meta.extend_from_slice(meta);
         b.meta.resize(slot + META_WORDS, 0);
-        let mut entries = Vec::with_capacity(buffers.len() + 1);
-        entries.push(wgpu::BindGroupEntry {
-            binding: 0,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &self.meta_buf,
-                offset: (slot * 4) as u64,
-                size: std::num::NonZeroU64::new((META_WORDS * 4) as u64),
-            }),
-        });
-        for &(binding, buf) in buffers {
-            entries.push(wgpu::BindGroupEntry { binding, resource: buf.as_entire_binding() });
-        }
-        let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &p.layout, entries: &entries });
         if b.pass.is_none() {
             let enc = self.encoder(&mut b);
             let pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None }).forget_lifetime();
@@ -235,7 +311,7 @@ impl Context {
         }
         let pass = b.pass.as_mut().expect("pass was just begun");
         pass.set_pipeline(&p.pipeline);
-        pass.set_bind_group(0, &bg, &[]);
+        pass.set_bind_group(0, &bg, &[(slot * 4) as u32]);
         pass.dispatch_workgroups(groups.0, groups.1, groups.2);
         b.dispatches += 1;
         Ok(())

@@ -12,6 +12,9 @@ pub struct Kernel {
     outputs: &'static [&'static str],
     /// Entry points.
     pub entries: &'static [&'static str],
+    /// The storage bindings after the metadata (binding 0), as the WGSL declares them: the
+    /// kernel's one explicit bind group layout lists them all, for every entry point.
+    pub bindings: &'static [u32],
 }
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
@@ -25,6 +28,7 @@ pub const ELEMENTWISE: Kernel = Kernel {
     inputs: &["ta", "tb", "tc"],
     outputs: &["out"],
     entries: &["main_w", "main_a"],
+    bindings: &[1, 2, 3, 4, 5],
 };
 
 pub const REDUCE: Kernel = Kernel {
@@ -33,6 +37,7 @@ pub const REDUCE: Kernel = Kernel {
     inputs: &["ta"],
     outputs: &["out", "out2"],
     entries: &["reduce_group", "reduce_thread", "reduce_partial", "reduce_combine"],
+    bindings: &[1, 2, 4, 5, 6, 7],
 };
 
 pub const SOFTMAX: Kernel = Kernel {
@@ -41,6 +46,7 @@ pub const SOFTMAX: Kernel = Kernel {
     inputs: &["ta"],
     outputs: &["out"],
     entries: &["softmax"],
+    bindings: &[1, 4, 5],
 };
 
 pub const MATMUL: Kernel = Kernel {
@@ -49,6 +55,7 @@ pub const MATMUL: Kernel = Kernel {
     inputs: &["ta", "tb"],
     outputs: &[],
     entries: &["matmul", "matmul_naive"],
+    bindings: &[1, 2, 4],
 };
 
 pub const ALL: [&Kernel; 4] = [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL];
@@ -87,6 +94,12 @@ mod tests {
             for e in k.entries {
                 assert!(module.entry_points.iter().any(|ep| ep.name == *e), "{} has no entry point {e}", k.name);
             }
+            // the explicit layout (binding 0 + `bindings`) must match the declarations exactly
+            let mut declared: Vec<u32> = module.global_variables.iter().filter_map(|(_, g)| g.binding.as_ref().map(|b| b.binding)).collect();
+            declared.sort();
+            let mut listed: Vec<u32> = std::iter::once(0).chain(k.bindings.iter().copied()).collect();
+            listed.sort();
+            assert_eq!(declared, listed, "{}: bindings", k.name);
         }
     }
 }

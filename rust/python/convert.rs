@@ -7,7 +7,21 @@ use crate::indexing::TensorIndex;
 use crate::tensor::Tensor;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PySlice, PyTuple};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple};
+
+/// A dim argument: an int or anything with `__index__`, but never a bool (torch's argument
+/// parser refuses `dim=True`, which Python would otherwise take as 1).
+pub struct Dim(pub isize);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Dim {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if obj.is_instance_of::<PyBool>() || obj.is_none() {
+            return Err(PyTypeError::new_err(format!("must be int, not {}", obj.get_type().name()?)));
+        }
+        Ok(Dim(obj.extract::<isize>()?))
+    }
+}
 
 /// A Python number (bool, int, float, numpy scalar) as a core scalar; None if not a number.
 pub fn scalar_of(obj: &Bound<'_, PyAny>) -> Option<Scalar> {
@@ -176,6 +190,12 @@ pub fn parse_nested(obj: &Bound<'_, PyAny>) -> PyResult<Nested> {
 }
 
 fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested, cat: &mut u8, shape_known: &mut bool) -> PyResult<()> {
+    if obj.is_none() {
+        return Err(Error::runtime("Could not infer dtype of NoneType").into());
+    }
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() && obj.extract::<i64>().is_err() {
+        return Err(PyValueError::new_err("Overflow when unpacking long long"));
+    }
     if let Some(s) = scalar_of(obj) {
         if *shape_known && depth != n.shape.len() {
             return Err(PyValueError::new_err(format!(
@@ -245,6 +265,27 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested, cat: &mut u8, shap
 
 /// Builds a tensor of `dtype` from parsed nested data.
 pub fn tensor_from_nested(n: &Nested, dtype: DType) -> PyResult<Tensor> {
+    let range = match dtype {
+        DType::U8 => Some((0i64, u8::MAX as i64)),
+        DType::I8 => Some((i8::MIN as i64, i8::MAX as i64)),
+        DType::I16 => Some((i16::MIN as i64, i16::MAX as i64)),
+        DType::I32 => Some((i32::MIN as i64, i32::MAX as i64)),
+        DType::I64 => Some((i64::MIN, i64::MAX)),
+        _ => None,
+    };
+    if let Some((lo, hi)) = range {
+        // torch refuses what the integer type cannot hold instead of wrapping it
+        // (c10's rule lets a negative int into uint8 while its magnitude fits: -1 -> 255)
+        let int_lo = if dtype == DType::U8 { -255 } else { lo };
+        let fits = |s: &Scalar| match *s {
+            Scalar::Float(f) => f.is_finite() && f >= lo as f64 && f <= hi as f64,
+            Scalar::Int(v) => v >= int_lo && v <= hi,
+            Scalar::Bool(_) => true,
+        };
+        if n.tensor_dtype.is_none() && !n.values.iter().all(fits) {
+            return Err(Error::runtime(format!("value cannot be converted to type {} without overflow", dtype.name())).into());
+        }
+    }
     macro_rules! build {
         ($T:ty) => {{
             let v: Vec<$T> = n.values.iter().map(|s| s.to_elem::<$T>()).collect();
@@ -255,8 +296,64 @@ pub fn tensor_from_nested(n: &Nested, dtype: DType) -> PyResult<Tensor> {
 }
 
 /// A Python index (int, slice, None, Ellipsis, tensor, list, bool, or a tuple of those).
-pub fn parse_index(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Vec<TensorIndex>> {
+pub fn parse_index(py: Python<'_>, obj: &Bound<'_, PyAny>, shape: &[usize]) -> PyResult<Vec<TensorIndex>> {
     let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = obj.cast::<PyTuple>() { t.iter().collect() } else { vec![obj.clone()] };
+    let bad_step = |i: &Bound<'_, PyAny>| -> PyResult<bool> {
+        match i.cast::<PySlice>() {
+            Ok(sl) => {
+                let step = sl.getattr("step")?;
+                Ok(!step.is_none() && index_int(&step)? <= 0)
+            }
+            Err(_) => Ok(false),
+        }
+    };
+    if obj.cast::<PyTuple>().is_err() && bad_step(obj)? {
+        // torch's fast path for a lone slice (not a 1-tuple) checks its step before the count
+        return Err(PyValueError::new_err("step must be greater than zero"));
+    }
+    let has_str = items.iter().any(|i| i.is_instance_of::<PyString>());
+    let mut has_bad_step = false;
+    for i in &items {
+        has_bad_step |= bad_step(i)?;
+    }
+    if has_str || has_bad_step {
+        // Errors the resolution would report in another order: torch counts the indices, then
+        // applies them one by one (an int out of range, a slice's step, a str it tries to make
+        // a tensor of), whichever comes first.
+        let ndim = shape.len();
+        let counted = items.iter().filter(|i| !i.is_none() && !i.is(py.Ellipsis()) && !i.is_instance_of::<PyBool>()).count();
+        if counted > ndim {
+            return Err(Error::index(format!("too many indices for tensor of dimension {ndim}")).into());
+        }
+        let mut dim = Some(0usize); // unknown after an ellipsis
+        for i in &items {
+            if i.is_none() || i.is_instance_of::<PyBool>() {
+                continue;
+            }
+            if i.is(py.Ellipsis()) {
+                // it stands for the dims no index names (a second one: past the end, unknown)
+                dim = dim.map(|d| d + ndim - counted).filter(|&d| d <= ndim);
+                continue;
+            }
+            if i.is_instance_of::<PyString>() {
+                return Err(PyTypeError::new_err("new(): invalid data type 'str'"));
+            }
+            if bad_step(i)? {
+                return Err(PyValueError::new_err("step must be greater than zero"));
+            }
+            if let (true, Some(&size)) = (i.is_instance_of::<PyInt>(), dim.and_then(|d| shape.get(d))) {
+                let d = dim.unwrap_or(0);
+                let v: i64 = i.extract()?;
+                let size = size as i64;
+                if v < -size || v >= size {
+                    return Err(Error::IndexOutOfBounds { index: v, dim: d, size: size as usize }.into());
+                }
+            } else {
+                parse_index_item(py, i)?;
+            }
+            dim = dim.map(|d| d + 1);
+        }
+    }
     items.iter().map(|i| parse_index_item(py, i)).collect()
 }
 
@@ -282,10 +379,8 @@ fn parse_index_item(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<TensorIn
                 index_int(&v).map(Some)
             }
         };
+        // a step <= 0 is refused when the index is resolved, after the count of indices
         let step = get("step")?.unwrap_or(1);
-        if step <= 0 {
-            return Err(PyValueError::new_err("step must be greater than zero"));
-        }
         return Ok(TensorIndex::Slice { start: get("start")?, stop: get("stop")?, step });
     }
     if let Ok(t) = obj.cast::<PyTensor>() {

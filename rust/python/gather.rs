@@ -1,7 +1,7 @@
 //! Bindings for index-driven data movement (gather, scatter, where, masked_fill, cat, stack,
 //! nonzero). Conversion only.
 
-use super::convert::scalar_of;
+use super::convert::{scalar_of, Dim};
 use super::tensor::PyTensor;
 use crate::cpu::gather::ScatterReduce;
 use crate::tensor::{Rhs, Tensor};
@@ -26,14 +26,16 @@ fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
 }
 
 #[pyfunction]
-fn _gather(py: Python<'_>, input: &Bound<'_, PyAny>, dim: isize, index: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+fn _gather(py: Python<'_>, input: &Bound<'_, PyAny>, dim: Dim, index: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    let dim = dim.0;
     let (t, i) = (tensor_of(input, "input")?, tensor_of(index, "index")?);
     PyTensor::wrap(py, py.detach(|| t.gather(dim, &i))?)
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, dim, index, src, reduce=None))]
-fn _scatter_(input: &Bound<'_, PyAny>, dim: isize, index: &Bound<'_, PyAny>, src: &Bound<'_, PyAny>, reduce: Option<&str>) -> PyResult<()> {
+fn _scatter_(input: &Bound<'_, PyAny>, dim: Dim, index: &Bound<'_, PyAny>, src: &Bound<'_, PyAny>, reduce: Option<&str>) -> PyResult<()> {
+    let dim = dim.0;
     let (t, i, v) = (tensor_of(input, "input")?, tensor_of(index, "index")?, value_of(src)?);
     let r = match reduce {
         None => ScatterReduce::Replace,
@@ -71,15 +73,17 @@ fn _masked_fill_(input: &Bound<'_, PyAny>, mask: &Bound<'_, PyAny>, value: &Boun
 }
 
 #[pyfunction]
-#[pyo3(signature = (tensors, dim=0))]
-fn _cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: isize) -> PyResult<Py<PyTensor>> {
+#[pyo3(signature = (tensors, dim=Dim(0)))]
+fn _cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: Dim) -> PyResult<Py<PyTensor>> {
+    let dim = dim.0;
     let ts = tensors_of(tensors)?;
     PyTensor::wrap(py, py.detach(|| Tensor::cat(&ts, dim))?)
 }
 
 #[pyfunction]
-#[pyo3(signature = (tensors, dim=0))]
-fn _stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: isize) -> PyResult<Py<PyTensor>> {
+#[pyo3(signature = (tensors, dim=Dim(0)))]
+fn _stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: Dim) -> PyResult<Py<PyTensor>> {
+    let dim = dim.0;
     let ts = tensors_of(tensors)?;
     PyTensor::wrap(py, py.detach(|| Tensor::stack(&ts, dim))?)
 }

@@ -1,7 +1,7 @@
 //! Bindings for reductions, scans, softmax and order-based ops: argument conversion and calls
 //! into the core (rust/reduce.rs); the torch-style signatures live in python/rgrad/_reduce.py.
 
-use super::convert::{int_list, opt_dtype};
+use super::convert::{Dim, int_list, opt_dtype};
 use super::tensor::PyTensor;
 use crate::op::{ReduceOp, ScanOp};
 use crate::tensor::Tensor;
@@ -69,21 +69,24 @@ fn _reduce(
 
 /// max(dim) / min(dim): (values, indices).
 #[pyfunction]
-fn _max_dim(py: Python<'_>, input: &PyTensor, dim: isize, keepdim: bool, is_max: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+fn _max_dim(py: Python<'_>, input: &PyTensor, dim: Dim, keepdim: bool, is_max: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let dim = dim.0;
     let t = &input.inner;
     wrap2(py, detach(py, t, || t.max_dim(dim, keepdim, is_max))?)
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, dim, keepdim, is_max))]
-fn _argmax(py: Python<'_>, input: &PyTensor, dim: Option<isize>, keepdim: bool, is_max: bool) -> PyResult<Py<PyTensor>> {
+fn _argmax(py: Python<'_>, input: &PyTensor, dim: Option<Dim>, keepdim: bool, is_max: bool) -> PyResult<Py<PyTensor>> {
+    let dim = dim.map(|d| d.0);
     let t = &input.inner;
     wrap(py, detach(py, t, || t.argmax(dim, keepdim, is_max))?)
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, dim, keepdim))]
-fn _aminmax(py: Python<'_>, input: &PyTensor, dim: Option<isize>, keepdim: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+fn _aminmax(py: Python<'_>, input: &PyTensor, dim: Option<Dim>, keepdim: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let dim = dim.map(|d| d.0);
     let t = &input.inner;
     wrap2(py, detach(py, t, || t.aminmax(dim, keepdim))?)
 }
@@ -138,7 +141,8 @@ fn _norm(
 /// cumsum / cumprod.
 #[pyfunction]
 #[pyo3(signature = (input, op, dim, dtype=None))]
-fn _scan(py: Python<'_>, input: &PyTensor, op: &str, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+fn _scan(py: Python<'_>, input: &PyTensor, op: &str, dim: Dim, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    let dim = dim.0;
     let t = &input.inner;
     let op = match op {
         "cumsum" => ScanOp::Sum,
@@ -151,33 +155,38 @@ fn _scan(py: Python<'_>, input: &PyTensor, op: &str, dim: isize, dtype: Option<&
 
 /// cummax / cummin: (values, indices).
 #[pyfunction]
-fn _cum_extreme(py: Python<'_>, input: &PyTensor, dim: isize, is_max: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+fn _cum_extreme(py: Python<'_>, input: &PyTensor, dim: Dim, is_max: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let dim = dim.0;
     let t = &input.inner;
     wrap2(py, detach(py, t, || t.cum_extreme(dim, is_max))?)
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, dim, dtype, log))]
-fn _softmax(py: Python<'_>, input: &PyTensor, dim: isize, dtype: Option<&Bound<'_, PyAny>>, log: bool) -> PyResult<Py<PyTensor>> {
+fn _softmax(py: Python<'_>, input: &PyTensor, dim: Dim, dtype: Option<&Bound<'_, PyAny>>, log: bool) -> PyResult<Py<PyTensor>> {
+    let dim = dim.0;
     let t = &input.inner;
     let dtype = opt_dtype(dtype)?;
     wrap(py, detach(py, t, || t.softmax(dim, dtype, log))?)
 }
 
 #[pyfunction]
-fn _sort(py: Python<'_>, input: &PyTensor, dim: isize, descending: bool, stable: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+fn _sort(py: Python<'_>, input: &PyTensor, dim: Dim, descending: bool, stable: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let dim = dim.0;
     let t = &input.inner;
     wrap2(py, detach(py, t, || t.sort(dim, descending, stable))?)
 }
 
 #[pyfunction]
-fn _topk(py: Python<'_>, input: &PyTensor, k: i64, dim: isize, largest: bool, sorted: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+fn _topk(py: Python<'_>, input: &PyTensor, k: i64, dim: Dim, largest: bool, sorted: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let dim = dim.0;
     let t = &input.inner;
     wrap2(py, detach(py, t, || t.topk(k, dim, largest, sorted))?)
 }
 
 #[pyfunction]
-fn _kthvalue(py: Python<'_>, input: &PyTensor, k: i64, dim: isize, keepdim: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+fn _kthvalue(py: Python<'_>, input: &PyTensor, k: i64, dim: Dim, keepdim: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let dim = dim.0;
     let t = &input.inner;
     wrap2(py, detach(py, t, || t.kthvalue(k, dim, keepdim))?)
 }
@@ -185,7 +194,8 @@ fn _kthvalue(py: Python<'_>, input: &PyTensor, k: i64, dim: isize, keepdim: bool
 /// median / nanmedian: a 0-d tensor without `dim`, else (values, indices).
 #[pyfunction]
 #[pyo3(signature = (input, dim, keepdim, skip_nan))]
-fn _median(py: Python<'_>, input: &PyTensor, dim: Option<isize>, keepdim: bool, skip_nan: bool) -> PyResult<Py<PyAny>> {
+fn _median(py: Python<'_>, input: &PyTensor, dim: Option<Dim>, keepdim: bool, skip_nan: bool) -> PyResult<Py<PyAny>> {
+    let dim = dim.map(|d| d.0);
     let t = &input.inner;
     match dim {
         None => Ok(wrap(py, detach(py, t, || t.median_all(skip_nan))?)?.into_any()),
@@ -194,7 +204,8 @@ fn _median(py: Python<'_>, input: &PyTensor, dim: Option<isize>, keepdim: bool, 
 }
 
 #[pyfunction]
-fn _mode(py: Python<'_>, input: &PyTensor, dim: isize, keepdim: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+fn _mode(py: Python<'_>, input: &PyTensor, dim: Dim, keepdim: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
+    let dim = dim.0;
     let t = &input.inner;
     wrap2(py, detach(py, t, || t.mode(dim, keepdim))?)
 }
@@ -202,7 +213,8 @@ fn _mode(py: Python<'_>, input: &PyTensor, dim: isize, keepdim: bool) -> PyResul
 /// unique / unique_consecutive: (values, inverse, counts).
 #[pyfunction]
 #[pyo3(signature = (input, dim, consecutive))]
-fn _unique(py: Python<'_>, input: &PyTensor, dim: Option<isize>, consecutive: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Py<PyTensor>)> {
+fn _unique(py: Python<'_>, input: &PyTensor, dim: Option<Dim>, consecutive: bool) -> PyResult<(Py<PyTensor>, Py<PyTensor>, Py<PyTensor>)> {
+    let dim = dim.map(|d| d.0);
     let t = &input.inner;
     let (v, i, c) = detach(py, t, || t.unique(dim, consecutive))?;
     Ok((wrap(py, v)?, wrap(py, i)?, wrap(py, c)?))

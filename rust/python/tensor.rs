@@ -1,7 +1,7 @@
 //! The Tensor, dtype and device classes seen from Python. Thin: argument conversion and calls
 //! into the core, nothing else. Less hot methods are added in Python (python/rgrad/_tensor.py).
 
-use super::convert::{dtype_of, index_int, int_list, parse_index, scalar_of, sizes_from_args};
+use super::convert::{Dim, dtype_of, index_int, int_list, parse_index, scalar_of, sizes_from_args};
 use crate::device::Device;
 use crate::dtype::{DType, Scalar, ALL_DTYPES};
 use crate::indexing;
@@ -536,13 +536,18 @@ impl PyTensor {
     }
     #[pyo3(signature = (*dims))]
     fn permute(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
+        if dims.is_empty() {
+            return Err(PyTypeError::new_err("permute() missing 1 required positional arguments: \"dims\""));
+        }
         let d: Vec<isize> = sizes_from_args(dims)?.into_iter().map(|x| x as isize).collect();
         PyTensor::wrap(py, self.inner.permute(&d)?)
     }
-    fn transpose(&self, py: Python<'_>, dim0: isize, dim1: isize) -> PyResult<Py<PyTensor>> {
+    fn transpose(&self, py: Python<'_>, dim0: Dim, dim1: Dim) -> PyResult<Py<PyTensor>> {
+        let dim0 = dim0.0;
+        let dim1 = dim1.0;
         PyTensor::wrap(py, self.inner.transpose(dim0, dim1)?)
     }
-    fn swapaxes(&self, py: Python<'_>, axis0: isize, axis1: isize) -> PyResult<Py<PyTensor>> {
+    fn swapaxes(&self, py: Python<'_>, axis0: Dim, axis1: Dim) -> PyResult<Py<PyTensor>> {
         self.transpose(py, axis0, axis1)
     }
     fn t(&self, py: Python<'_>) -> PyResult<Py<PyTensor>> {
@@ -564,31 +569,56 @@ impl PyTensor {
         }
         PyTensor::wrap(py, self.inner.transpose(-2, -1)?)
     }
-    fn narrow(&self, py: Python<'_>, dim: isize, start: &Bound<'_, PyAny>, length: i64) -> PyResult<Py<PyTensor>> {
+    fn narrow(&self, py: Python<'_>, dim: Dim, start: &Bound<'_, PyAny>, length: i64) -> PyResult<Py<PyTensor>> {
+        let dim = dim.0;
         PyTensor::wrap(py, self.inner.narrow(dim, index_int(start)?, length)?)
     }
-    fn select(&self, py: Python<'_>, dim: isize, index: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    fn select(&self, py: Python<'_>, dim: Dim, index: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        let dim = dim.0;
         PyTensor::wrap(py, self.inner.select(dim, index_int(index)?)?)
     }
-    fn unsqueeze(&self, py: Python<'_>, dim: isize) -> PyResult<Py<PyTensor>> {
+    fn unsqueeze(&self, py: Python<'_>, dim: Dim) -> PyResult<Py<PyTensor>> {
+        let dim = dim.0;
         PyTensor::wrap(py, self.inner.unsqueeze(dim)?)
     }
-    #[pyo3(signature = (dim=None))]
-    fn squeeze(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTensor>> {
+    // *args/**kwargs: torch tells `x.squeeze()` from `x.squeeze(None)` (a TypeError), which an
+    // Option parameter cannot
+    #[pyo3(signature = (*args, **kwargs))]
+    fn squeeze(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyTensor>> {
+        let kw = match kwargs {
+            Some(k) if k.len() > 1 || (k.len() == 1 && k.get_item("dim")?.is_none()) => {
+                return Err(PyTypeError::new_err("squeeze() got an unexpected keyword argument"));
+            }
+            Some(k) => k.get_item("dim")?,
+            None => None,
+        };
+        let dim = match (args.len(), kw) {
+            (0, None) => None,
+            (1, None) => Some(args.get_item(0)?),
+            (0, Some(d)) => Some(d),
+            _ => return Err(PyTypeError::new_err("squeeze() received an invalid combination of arguments")),
+        };
         let dims: Option<Vec<isize>> = match dim {
             None => None,
-            Some(d) if d.is_none() => None,
-            Some(d) => Some(int_list(d)?.into_iter().map(|x| x as isize).collect()),
+            Some(d) if d.is_none() => {
+                return Err(PyTypeError::new_err("squeeze(): argument 'dim' must be int or tuple of ints, not NoneType"))
+            }
+            Some(d) => Some(int_list(&d)?.into_iter().map(|x| x as isize).collect()),
         };
         PyTensor::wrap(py, self.inner.squeeze(dims.as_deref())?)
     }
     #[pyo3(signature = (*sizes))]
     fn expand(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
+        if sizes.is_empty() {
+            return Err(PyTypeError::new_err("expand() missing 1 required positional arguments: \"size\""));
+        }
         let s = sizes_from_args(sizes)?;
         PyTensor::wrap(py, self.inner.expand(&s)?)
     }
-    #[pyo3(signature = (offset=0, dim1=0, dim2=1))]
-    fn _diagonal(&self, py: Python<'_>, offset: i64, dim1: isize, dim2: isize) -> PyResult<Py<PyTensor>> {
+    #[pyo3(signature = (offset=0, dim1=Dim(0), dim2=Dim(1)))]
+    fn _diagonal(&self, py: Python<'_>, offset: i64, dim1: Dim, dim2: Dim) -> PyResult<Py<PyTensor>> {
+        let dim1 = dim1.0;
+        let dim2 = dim2.0;
         PyTensor::wrap(py, self.inner.diagonal(offset, dim1, dim2)?)
     }
     #[pyo3(signature = (size, stride, storage_offset=None))]
@@ -597,11 +627,14 @@ impl PyTensor {
         let stride: Vec<isize> = int_list(stride)?.into_iter().map(|x| x as isize).collect();
         PyTensor::wrap(py, self.inner.as_strided(&size, &stride, storage_offset.map(|o| o.max(0) as usize))?)
     }
-    #[pyo3(signature = (start_dim=0, end_dim=-1))]
-    fn flatten(&self, py: Python<'_>, start_dim: isize, end_dim: isize) -> PyResult<Py<PyTensor>> {
+    #[pyo3(signature = (start_dim=Dim(0), end_dim=Dim(-1)))]
+    fn flatten(&self, py: Python<'_>, start_dim: Dim, end_dim: Dim) -> PyResult<Py<PyTensor>> {
+        let start_dim = start_dim.0;
+        let end_dim = end_dim.0;
         PyTensor::wrap(py, self.inner.flatten(start_dim, end_dim)?)
     }
-    fn unflatten(&self, py: Python<'_>, dim: isize, sizes: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    fn unflatten(&self, py: Python<'_>, dim: Dim, sizes: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        let dim = dim.0;
         PyTensor::wrap(py, self.inner.unflatten(dim, &int_list(sizes)?)?)
     }
     fn movedim(&self, py: Python<'_>, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
@@ -609,8 +642,9 @@ impl PyTensor {
         let d: Vec<isize> = int_list(destination)?.into_iter().map(|x| x as isize).collect();
         PyTensor::wrap(py, self.inner.movedim(&s, &d)?)
     }
-    #[pyo3(signature = (split_size_or_sections, dim=0))]
-    fn split(&self, py: Python<'_>, split_size_or_sections: &Bound<'_, PyAny>, dim: isize) -> PyResult<Py<PyTuple>> {
+    #[pyo3(signature = (split_size_or_sections, dim=Dim(0)))]
+    fn split(&self, py: Python<'_>, split_size_or_sections: &Bound<'_, PyAny>, dim: Dim) -> PyResult<Py<PyTuple>> {
+        let dim = dim.0;
         let parts = if let Ok(n) = index_int(split_size_or_sections) {
             self.inner.split(n.max(0) as usize, dim)?
         } else {
@@ -619,12 +653,14 @@ impl PyTensor {
         };
         wrap_list(py, parts)
     }
-    #[pyo3(signature = (chunks, dim=0))]
-    fn chunk(&self, py: Python<'_>, chunks: usize, dim: isize) -> PyResult<Py<PyTuple>> {
+    #[pyo3(signature = (chunks, dim=Dim(0)))]
+    fn chunk(&self, py: Python<'_>, chunks: usize, dim: Dim) -> PyResult<Py<PyTuple>> {
+        let dim = dim.0;
         wrap_list(py, self.inner.chunk(chunks, dim)?)
     }
-    #[pyo3(signature = (dim=0))]
-    fn unbind(&self, py: Python<'_>, dim: isize) -> PyResult<Py<PyTuple>> {
+    #[pyo3(signature = (dim=Dim(0)))]
+    fn unbind(&self, py: Python<'_>, dim: Dim) -> PyResult<Py<PyTuple>> {
+        let dim = dim.0;
         wrap_list(py, self.inner.unbind(dim)?)
     }
     #[pyo3(signature = (memory_format=None))]
@@ -661,7 +697,11 @@ impl PyTensor {
         let t = &slf.get().inner;
         let src = match src.cast::<PyTensor>() {
             Ok(s) => s.get().inner.clone(),
-            Err(_) => return Err(PyTypeError::new_err("copy_(): argument 'other' (position 1) must be Tensor")),
+            // torch's parser turns a Python number into a 0-d tensor
+            Err(_) => match scalar_of(src) {
+                Some(s) => Tensor::scalar(s, t.dtype()),
+                None => return Err(PyTypeError::new_err("copy_(): argument 'other' (position 1) must be Tensor")),
+            },
         };
         slf.py().detach(|| t.copy_(&src))?;
         Ok(slf.clone())
@@ -875,12 +915,12 @@ impl PyTensor {
                 return PyTensor::wrap(py, self.inner.select(0, i)?);
             }
         }
-        let items = parse_index(py, idx)?;
+        let items = parse_index(py, idx, self.inner.shape())?;
         let t = &self.inner;
         PyTensor::wrap(py, py.detach(|| indexing::index(t, &items))?)
     }
     fn __setitem__(&self, py: Python<'_>, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let items = parse_index(py, idx)?;
+        let items = parse_index(py, idx, self.inner.shape())?;
         let t = &self.inner;
         if let Some(s) = scalar_of(value) {
             return Ok(py.detach(|| indexing::index_fill(t, &items, s))?);
@@ -888,8 +928,9 @@ impl PyTensor {
         let v: Tensor = match value.cast::<PyTensor>() {
             Ok(v) => v.get().inner.clone(),
             Err(_) => {
+                // Python data takes the destination's dtype (only tensor values must match it)
                 let tv = py.import("rgrad")?.getattr("tensor")?.call1((value,))?;
-                tv.cast::<PyTensor>()?.get().inner.clone()
+                tv.cast::<PyTensor>()?.get().inner.to_dtype(t.dtype())?
             }
         };
         Ok(py.detach(|| indexing::index_put(t, &items, &v))?)

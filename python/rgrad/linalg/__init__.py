@@ -217,7 +217,7 @@ def cross(input, other, *, dim=-1, out=None):
         raise NotImplementedError("\"cross\" not implemented for 'Bool'")
     from .._functions import broadcast_shapes
     shape = broadcast_shapes(input.shape, other.shape)
-    a, b = input.expand(*shape), other.expand(*shape)
+    a, b = input.expand(tuple(shape)), other.expand(tuple(shape))
     a0, a1, a2 = a.unbind(d)
     b0, b1, b2 = b.unbind(d)
     r = stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)

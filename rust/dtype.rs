@@ -65,7 +65,6 @@ impl DType {
         }
     }
 
-    /// The scalar-type name that torch's kernel errors print (`not implemented for 'Long'`).
     /// The C++ scalar type name some of torch's messages print (`float != double`).
     pub fn cpp_name(self) -> &'static str {
         match self {
@@ -82,6 +81,31 @@ impl DType {
         }
     }
 
+    /// The C++ type name of c10's checked conversions (`value cannot be converted to type
+    /// uint8_t without overflow`).
+    pub fn c10_name(self) -> &'static str {
+        match self {
+            DType::U8 => "uint8_t",
+            DType::I8 => "int8_t",
+            DType::I16 => "int16_t",
+            DType::I64 => "int64_t",
+            other => other.cpp_name(),
+        }
+    }
+
+    /// The values an integer dtype holds (None for bool and floats).
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        match self {
+            DType::U8 => Some((0, u8::MAX as i64)),
+            DType::I8 => Some((i8::MIN as i64, i8::MAX as i64)),
+            DType::I16 => Some((i16::MIN as i64, i16::MAX as i64)),
+            DType::I32 => Some((i32::MIN as i64, i32::MAX as i64)),
+            DType::I64 => Some((i64::MIN, i64::MAX)),
+            _ => None,
+        }
+    }
+
+    /// The scalar-type name that torch's kernel errors print (`not implemented for 'Long'`).
     pub fn torch_kernel_name(self) -> &'static str {
         match self {
             DType::Bool => "Bool",

@@ -1053,22 +1053,18 @@ impl Tensor {
 
     /// torch's refusal of ops on dtypes it has no kernel for: `"fmod_cpu" not implemented for
     /// 'Bool'`.
-    /// torch refuses an integer tensor to a negative Python-int power (a tensor exponent wraps).
-    fn check_negative_int_power(op: BinaryOp, dtype: DType, rhs: &Rhs) -> Result<()> {
+    /// torch refuses an integer tensor to a negative Python-int power, or to one its dtype
+    /// cannot hold (a tensor exponent wraps instead).
+    fn check_int_power(op: BinaryOp, dtype: DType, rhs: &Rhs) -> Result<()> {
         if let (BinaryOp::Pow, Rhs::Scalar(Scalar::Int(e))) = (op, rhs) {
             if *e < 0 && !dtype.is_float() {
                 return Err(Error::runtime("Integers to negative integer powers are not allowed."));
             }
             // the exponent is converted to the base's integer type first, without wrapping
-            let (name, fits) = match dtype {
-                DType::U8 => ("uint8_t", u8::try_from(*e).is_ok()),
-                DType::I8 => ("int8_t", i8::try_from(*e).is_ok()),
-                DType::I16 => ("int16_t", i16::try_from(*e).is_ok()),
-                DType::I32 => ("int", i32::try_from(*e).is_ok()),
-                _ => ("", true),
-            };
-            if !fits {
-                return Err(Error::runtime(format!("value cannot be converted to type {name} without overflow")));
+            if let Some((lo, hi)) = dtype.int_range() {
+                if *e < lo || *e > hi {
+                    return Err(Error::runtime(format!("value cannot be converted to type {} without overflow", dtype.c10_name())));
+                }
             }
         }
         Ok(())
@@ -1126,7 +1122,7 @@ impl Tensor {
         let dtype = Self::compute_dtype(op, self.result_dtype(rhs));
         // torch's order: the op's own argument checks, then shapes, then the kernel's dtype
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
-        Self::check_negative_int_power(op, dtype, rhs)?;
+        Self::check_int_power(op, dtype, rhs)?;
         let numel = match rhs {
             Rhs::Tensor(b) => {
                 self.check_same_device(b)?;
@@ -1185,7 +1181,7 @@ impl Tensor {
         let dtype = Self::compute_dtype(op, promoted);
         // torch's order: the op's own argument checks, then shapes, the cast, the kernel's dtype
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
-        Self::check_negative_int_power(op, dtype, rhs)?;
+        Self::check_int_power(op, dtype, rhs)?;
         if let Rhs::Tensor(b) = rhs {
             self.check_same_device(b)?;
             let shape = broadcast_shape(self.shape(), b.shape())?;

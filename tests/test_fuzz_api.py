@@ -549,6 +549,8 @@ def _t(*shape, dtype="float32"):
 
 # Fuzzer finds that were fixed, kept as regression checks against torch.
 FIXED_DIVERGENCES = [
+    ("getitem_0d_uint8_is_a_mask", "x[tensor(1, dtype=uint8)] on (2, 3)", lambda L, x, i: x[i], _t(2, 3),
+     IndexSpec((), 1, 1, 0, "uint8")),
     ("getitem_ellipsis_oob_int_neg_step", "x[..., 0, ::-1] on (0, 0)", lambda L, x: x[..., 0, ::-1], _t(0, 0)),
     ("getitem_oob_int_then_neg_step", "x[0, ::-1] on (0, 0)", lambda L, x: x[0, ::-1], _t(0, 0)),
     ("getitem_neg_step_then_float", "x[::-1, 1.5] on (0, 0)", lambda L, x: x[::-1, 1.5], _t(0, 0)),

@@ -78,14 +78,6 @@ def _sizes(size, fn="empty", varargs=True):
     return [_size_elem(s, fn, i + 1) for i, s in enumerate(size)]
 
 
-def _check_nonnegative(sizes):
-    """torch checks the sizes before the dtype: a negative one is the first error."""
-    for s in sizes:
-        if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(sizes)}")
-    return sizes
-
-
 def _finish(t, requires_grad):
     if requires_grad:
         if not t.is_floating_point():
@@ -228,10 +220,10 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     sizes = _sizes((size,), "full", varargs=False)
     if not isinstance(fill_value, numbers.Number):
         raise TypeError(f"full(): argument 'fill_value' (position 2) must be Number, not {type(fill_value).__name__}")
-    if dtype is not None and dtype.name in _INT_RANGES:
-        lo, hi = _INT_RANGES[dtype.name]
+    if dtype is not None and dtype._int_range is not None:
+        lo, hi = dtype._int_range
         if not (math.isfinite(fill_value) and lo <= fill_value <= hi):
-            raise RuntimeError(f"value cannot be converted to type {_cpp_type(dtype)} without overflow")
+            raise RuntimeError(f"value cannot be converted to type {dtype._c10_name} without overflow")
     return _finish(_C._full(sizes, fill_value, dtype, device), requires_grad)
 
 
@@ -366,10 +358,10 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, 
     """Uniform samples on [0, 1) from rgrad's counter-based (Philox) generator."""
     device = _check_device(device)
     d = dtype if dtype is not None else _C.get_default_dtype()
-    size = _check_nonnegative(_sizes(size, "rand"))
+    size = _sizes(size, "rand")
     if not d.is_floating_point:
-        _C._empty(size, d, None)  # torch allocates first: a size too big fails before the dtype
-        raise NotImplementedError(f'"check_uniform_bounds" not implemented for \'{_kernel_name(d)}\'')
+        _C._empty(size, d, None)  # torch allocates first: a bad or huge size fails before the dtype
+        raise NotImplementedError(f'"check_uniform_bounds" not implemented for \'{d._kernel_name}\'')
     return _finish(_random("uniform", size, 0.0, 1.0, d, generator, device), requires_grad)
 
 
@@ -378,10 +370,10 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     """Standard normal samples (Box-Muller over Philox)."""
     device = _check_device(device)
     d = dtype if dtype is not None else _C.get_default_dtype()
-    size = _check_nonnegative(_sizes(size, "randn"))
+    size = _sizes(size, "randn")
     if not d.is_floating_point and 0 not in size:  # (torch's normal_ runs no check when empty)
-        _C._empty(size, d, None)  # torch allocates first: a size too big fails before the dtype
-        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{_kernel_name(d)}\'')
+        _C._empty(size, d, None)  # torch allocates first: a bad or huge size fails before the dtype
+        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{d._kernel_name}\'')
     return _finish(_random("normal", size, 0.0, 1.0, d, generator, device), requires_grad)
 
 
@@ -466,17 +458,3 @@ def result_type(tensor1, tensor2):
     """The dtype of `tensor1 op tensor2` under torch's promotion rules."""
     return _C.result_type_of(tensor1, tensor2)
 
-
-def _kernel_name(d):
-    return {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-            "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
-            "float64": "Double"}.get(d.name, d.name)
-
-
-def _cpp_type(d):
-    """The C++ type name torch's conversion errors use."""
-    return "int" if d.name == "int32" else d.name + "_t"
-
-
-_INT_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-(1 << 15), (1 << 15) - 1),
-               "int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}

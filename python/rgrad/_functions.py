@@ -316,22 +316,16 @@ def clamp(input, min=None, max=None, *, out=None):
     return _write_out(r if r is not input else input.clone(), out)
 
 
-# C++ type names in torch's "can't be cast to the desired output type" message
-_CPP_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
-              "int32": "int", "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-              "float32": "float", "float64": "double"}
-
-
 def clamp_(self, min=None, max=None):
     # the result type of the bounds must fit self (int.clamp_(0.5) raises, as in torch); an
     # empty probe finds it by the same promotion rules at no cost
-    from ._creation import empty, _kernel_name
+    from ._creation import empty
     def probe(b):  # an empty stand-in of the same dtype and dimension category
         return b.detach().as_strided((0,), (1,)) if isinstance(b, Tensor) and b.dim() > 0 else b
     rt = clamp(empty(0, dtype=self.dtype, device=self.device), probe(min), probe(max)).dtype
     if rt != self.dtype and not _C.can_cast(rt, self.dtype):
-        raise RuntimeError(f"result type {_kernel_name(rt)} can't be cast to the desired output type "
-                           f"{_CPP_NAMES[self.dtype.name]}")
+        raise RuntimeError(f"result type {rt._kernel_name} can't be cast to the desired output type "
+                           f"{self.dtype._cpp_name}")
     # under autograd clamp saves its input, which the copy would then overwrite: clamp a copy
     src = self.clone() if self.requires_grad and _C.is_grad_enabled() else self
     return self.copy_(clamp(src, min, max))

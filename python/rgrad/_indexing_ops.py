@@ -6,7 +6,7 @@ their checks and, later, their gradients."""
 import builtins
 
 from . import _C
-from ._creation import arange, zeros, tensor as _tensor, _kernel_name
+from ._creation import arange, zeros, tensor as _tensor
 
 Tensor = _C.Tensor
 
@@ -125,7 +125,7 @@ def _check_vector_index(index, name, size=None, dim=None, gather_msg=False):
     if index.dtype not in (_C.int64, _C.int32):
         if name == "index_select":
             raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
-        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index but got: {_kernel_name(index.dtype)}")
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index but got: {index.dtype._kernel_name}")
     index = index.reshape(-1).long()
     if size is not None and index.numel() and builtins.bool(((index < 0) | (index >= size)).any()):
         if dim is not None:
@@ -244,7 +244,7 @@ def masked_scatter_(self, mask, source):
     """Copies consecutive elements of `source` into self where `mask` is True."""
     if source.dtype != self.dtype:
         raise RuntimeError("masked_scatter: expected self and source to have same dtypes but got"
-                           f"{_kernel_name(self.dtype)} and {_kernel_name(source.dtype)}")
+                           f"{self.dtype._kernel_name} and {source.dtype._kernel_name}")
     m = mask.expand(tuple(self.shape))
     n = _C._nonzero(m).shape[0]
     if source.numel() < n:
@@ -274,7 +274,7 @@ def argwhere(input):
 def take(input, index):
     """Treats input as 1-D and returns the elements at `index` (result has index's shape)."""
     if index.dtype != _C.int64:
-        raise RuntimeError(f"take(): Expected a long tensor for index, but got {_kernel_name(index.dtype)}")
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {index.dtype._kernel_name}")
     return input.reshape(-1)[index]
 
 

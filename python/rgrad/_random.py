@@ -33,13 +33,8 @@ def _method(fn):
 
 def _check_float(t, name):
     if not t.is_floating_point():
-        raise RuntimeError(f'"{name}_cpu" not implemented for \'{_kernel_name(t.dtype)}\'')
+        raise RuntimeError(f'"{name}_cpu" not implemented for \'{t.dtype._kernel_name}\'')
 
-
-def _kernel_name(d):
-    return {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-            "int64": "Long", "float32": "Float", "float64": "Double", "float16": "Half",
-            "bfloat16": "BFloat16"}[d.name]
 
 
 @_method
@@ -145,7 +140,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     if input.dim() not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if not input.is_floating_point():
-        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {_kernel_name(input.dtype)}")
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype._kernel_name}")
     if num_samples <= 0:
         raise RuntimeError("cannot sample n_sample <= 0 samples")
     n = input.shape[-1]

@@ -149,16 +149,11 @@ pub fn int_list(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
 }
 
 pub fn usize_list(obj: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
-    int_list(obj)?
-        .into_iter()
-        .map(|v| {
-            if v < 0 {
-                Err(Error::runtime(format!("Trying to create tensor with negative dimension {v}: {:?}", v)).into())
-            } else {
-                Ok(v as usize)
-            }
-        })
-        .collect()
+    let sizes = int_list(obj)?;
+    if let Some(v) = sizes.iter().find(|&&v| v < 0) {
+        return Err(Error::runtime(format!("Trying to create tensor with negative dimension {v}: {sizes:?}")).into());
+    }
+    Ok(sizes.into_iter().map(|v| v as usize).collect())
 }
 
 /// Nested Python sequences -> (shape, flat values, inferred dtype) for `tensor(data)`.
@@ -265,15 +260,7 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested, cat: &mut u8, shap
 
 /// Builds a tensor of `dtype` from parsed nested data.
 pub fn tensor_from_nested(n: &Nested, dtype: DType) -> PyResult<Tensor> {
-    let range = match dtype {
-        DType::U8 => Some((0i64, u8::MAX as i64)),
-        DType::I8 => Some((i8::MIN as i64, i8::MAX as i64)),
-        DType::I16 => Some((i16::MIN as i64, i16::MAX as i64)),
-        DType::I32 => Some((i32::MIN as i64, i32::MAX as i64)),
-        DType::I64 => Some((i64::MIN, i64::MAX)),
-        _ => None,
-    };
-    if let Some((lo, hi)) = range {
+    if let Some((lo, hi)) = dtype.int_range() {
         // torch refuses what the integer type cannot hold instead of wrapping it
         // (c10's rule lets a negative int into uint8 while its magnitude fits: -1 -> 255)
         let int_lo = if dtype == DType::U8 { -255 } else { lo };
@@ -384,11 +371,8 @@ fn parse_index_item(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<TensorIn
         return Ok(TensorIndex::Slice { start: get("start")?, stop: get("stop")?, step });
     }
     if let Ok(t) = obj.cast::<PyTensor>() {
-        let t = t.get().inner.clone();
-        if t.ndim() == 0 && t.dtype().is_int() {
-            return Ok(TensorIndex::Int(t.item()?.to_i64()));
-        }
-        return Ok(TensorIndex::Tensor(t));
+        // (a 0-d integer tensor selects like an int: indexing::normalize)
+        return Ok(TensorIndex::Tensor(t.get().inner.clone()));
     }
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
         let n = parse_nested(obj)?;

@@ -42,6 +42,24 @@ impl PyDType {
     fn name(&self) -> &'static str {
         self.0.name()
     }
+    /// torch's names for the type in its messages, for the Python layer's errors.
+    #[getter]
+    fn _kernel_name(&self) -> &'static str {
+        self.0.torch_kernel_name()
+    }
+    #[getter]
+    fn _cpp_name(&self) -> &'static str {
+        self.0.cpp_name()
+    }
+    #[getter]
+    fn _c10_name(&self) -> &'static str {
+        self.0.c10_name()
+    }
+    /// (min, max) of an integer dtype, None otherwise.
+    #[getter]
+    fn _int_range(&self) -> Option<(i64, i64)> {
+        self.0.int_range()
+    }
     fn __repr__(&self) -> String {
         format!("rgrad.{}", self.0.name())
     }

@@ -13,6 +13,8 @@ pub mod cpu;
 pub mod device;
 pub mod dtype;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod gather;
 pub mod generator;
 pub mod gpu;

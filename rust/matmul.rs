@@ -102,6 +102,12 @@ impl Tensor {
                 mat2.dtype().cpp_name()
             )));
         }
+        // torch returns before dispatching on the dtype when there is nothing to multiply.
+        let (m, k, n) = (self.shape()[0], self.shape()[1], mat2.shape()[1]);
+        if m * n == 0 || k == 0 {
+            self.check_same_device(mat2)?;
+            return Tensor::zeros(&[m, n], self.dtype(), self.device());
+        }
         no_bool("addmm_impl_cpu_", self.dtype())?;
         Self::product(self, self.layout(), mat2, mat2.layout(), Scalar::Int(1), None)
     }
@@ -168,6 +174,13 @@ impl Tensor {
 
     fn bmm_raw(&self, mat2: &Tensor) -> Result<Tensor> {
         Self::check_bmm_args(self, mat2)?;
+        let (b, m, k, n) = (self.shape()[0], self.shape()[1], self.shape()[2], mat2.shape()[2]);
+        if b * m * n == 0 || k == 0 {
+            // torch's bmm returns before any dtype check when there is nothing to multiply,
+            // its result typed as batch2.
+            self.check_same_device(mat2)?;
+            return Tensor::zeros(&[b, m, n], mat2.dtype(), self.device());
+        }
         // torch dispatches on batch1's dtype before comparing the two.
         no_bool("bmm", self.dtype())?;
         Self::check_scalar_type(self.dtype(), mat2.dtype())?;
@@ -318,7 +331,7 @@ impl Tensor {
                 vec.torch_kernel_name()
             )));
         }
-        no_bool("addmv_impl_cpu", mat)
+        Ok(())
     }
 
     /// `mv(self, vec)`.
@@ -331,6 +344,11 @@ impl Tensor {
         let rows = if self.ndim() == 2 { self.shape()[0] } else { 1 };
         Self::check_addmv_args(1, rows, self, vec)?;
         Self::check_addmv_dtypes(vec.dtype(), self.dtype(), vec.dtype())?;
+        self.check_same_device(vec)?;
+        if rows == 0 || vec.numel() == 0 {
+            return Tensor::zeros(&[rows], vec.dtype(), self.device());
+        }
+        no_bool("addmv_impl_cpu", vec.dtype())?;
         let lb = vec.layout().unsqueeze(1)?;
         let r = Self::product(self, self.layout(), vec, &lb, Scalar::Int(1), None)?;
         r.view(&[rows as i64])
@@ -343,6 +361,7 @@ impl Tensor {
         }
         Self::check_addmv_args(self.ndim(), self.numel(), mat, vec)?;
         Self::check_addmv_dtypes(self.dtype(), mat.dtype(), vec.dtype())?;
+        no_bool("addmv_impl_cpu", mat.dtype())?;
         let rows = mat.shape()[0];
         let input = self.reshape(&[-1])?.broadcast_to(&[rows])?.unsqueeze(1)?;
         let lb = vec.layout().unsqueeze(1)?;
@@ -434,8 +453,9 @@ impl Tensor {
         if big.numel() == 0 {
             return true;
         }
-        let (sh, st) = (big.shape(), big.strides());
-        (0..big.ndim() - 2).all(|i| st[i] == st[i + 1] * sh[i + 1] as isize)
+        // torch folds when t1.view(-1, t1.size(-1)) needs no copy (size-1 dims aside)
+        let last = *big.shape().last().unwrap();
+        big.layout().try_view_shape(&[big.numel() / last, last]).is_some()
     }
 
     fn matmul_folded(&self, other: &Tensor) -> Result<Tensor> {
@@ -480,6 +500,19 @@ impl Tensor {
                 "Expected size for first two dimensions of batch2 tensor to be: [{bprod}, {m1}] but got: [{bprod}, {m2}]."
             )));
         }
+        let mut shape = i64s(&batch);
+        if d1 > 1 {
+            shape.push(n as i64);
+        }
+        if d2 > 1 {
+            shape.push(p as i64);
+        }
+        if bprod * n * p == 0 || m1 == 0 {
+            // as bmm: nothing to multiply, no dtype checks, typed as the second operand
+            self.check_same_device(other)?;
+            let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+            return Tensor::zeros(&dims, other.dtype(), self.device());
+        }
         no_bool("bmm", self.dtype())?;
         Self::check_scalar_type(self.dtype(), other.dtype())?;
         let mut a_shape = batch.clone();
@@ -491,13 +524,6 @@ impl Tensor {
         let la = la.broadcast_to(&a_shape)?;
         let lb = lb.broadcast_to(&b_shape)?;
         let out = Self::product(self, &la, other, &lb, Scalar::Int(1), None)?;
-        let mut shape = i64s(&batch);
-        if d1 > 1 {
-            shape.push(n as i64);
-        }
-        if d2 > 1 {
-            shape.push(p as i64);
-        }
         out.view(&shape)
     }
 

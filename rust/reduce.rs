@@ -174,6 +174,14 @@ impl Tensor {
         if crate::graph::needs_grad(&[self]) && self.dtype().is_float() {
             return self.amax_grad(dims, keepdim, max, name);
         }
+        // torch checks each listed dim's size (naming the dim as given) before repeats
+        if self.numel() == 0 {
+            for &d in dims.unwrap_or(&[]) {
+                if self.shape()[wrap_dim(d, self.ndim())?] == 0 {
+                    return Err(Error::index(format!("{name}(): Expected reduction dim {d} to have non-zero size.")));
+                }
+            }
+        }
         let mask = reduce_mask(dims, self.ndim())?;
         self.check_nonempty_dims(name, &mask, dims.is_none_or(|d| d.is_empty()), "():")?;
         self.reduce1(if max { ReduceOp::Max } else { ReduceOp::Min }, &mask, keepdim, self.dtype())

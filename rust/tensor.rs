@@ -236,6 +236,37 @@ impl Tensor {
             None => default,
         }
     }
+    /// Calls `f` with this tensor's grad_fn when this handle is the tensor's only owner and the
+    /// tensor the node's only owner: then nothing but this handle can reach the node, so a
+    /// garbage collector may count what the node holds as held by the handle (torch's rule in
+    /// THPVariable_subclass_traverse). `None` when shared, or when the metadata is busy (a
+    /// collector must not wait on it).
+    pub fn with_sole_grad_fn<R>(&self, f: impl FnOnce(&Node) -> R) -> Option<R> {
+        if Arc::strong_count(&self.0) != 1 {
+            return None;
+        }
+        let guard = self.0.meta.try_lock()?;
+        let node = guard.as_deref()?.grad_fn.as_ref()?;
+        (Arc::strong_count(node) == 1).then(|| f(node))
+    }
+
+    /// Drops the grad_fn if `with_sole_grad_fn` would see it (a collector breaking a cycle
+    /// through the node); reports whether it did.
+    pub fn clear_sole_grad_fn(&self) -> bool {
+        if Arc::strong_count(&self.0) != 1 {
+            return false;
+        }
+        let node = match self.0.meta.try_lock() {
+            Some(mut guard) => match guard.as_deref_mut() {
+                Some(m) if m.grad_fn.as_ref().is_some_and(|n| Arc::strong_count(n) == 1) => m.grad_fn.take(),
+                _ => None,
+            },
+            None => None,
+        };
+        // dropped outside the lock: the node's Python objects may run arbitrary code on release
+        node.is_some()
+    }
+
     pub fn grad_fn(&self) -> Option<Arc<Node>> {
         self.refresh_view_history();
         self.read_meta(|m| m.grad_fn.clone(), None)
@@ -1053,9 +1084,9 @@ impl Tensor {
 
     /// torch's refusal of ops on dtypes it has no kernel for: `"fmod_cpu" not implemented for
     /// 'Bool'`.
-    /// torch refuses an integer tensor to a negative Python-int power, or to one its dtype
-    /// cannot hold (a tensor exponent wraps instead).
-    fn check_int_power(op: BinaryOp, dtype: DType, rhs: &Rhs) -> Result<()> {
+    /// torch refuses an integer tensor to a negative Python-int power, or any tensor to a
+    /// Python-number power its dtype cannot hold (a tensor exponent wraps instead).
+    fn check_scalar_power(op: BinaryOp, dtype: DType, rhs: &Rhs) -> Result<()> {
         if let (BinaryOp::Pow, Rhs::Scalar(Scalar::Int(e))) = (op, rhs) {
             if *e < 0 && !dtype.is_float() {
                 return Err(Error::runtime("Integers to negative integer powers are not allowed."));
@@ -1065,6 +1096,18 @@ impl Tensor {
                 if *e < lo || *e > hi {
                     return Err(Error::runtime(format!("value cannot be converted to type {} without overflow", dtype.c10_name())));
                 }
+            }
+        }
+        // and to a half-precision base's type, where a finite exponent past its range overflows
+        if let (BinaryOp::Pow, Rhs::Scalar(e @ (Scalar::Int(_) | Scalar::Float(_)))) = (op, rhs) {
+            let max = match dtype {
+                DType::F16 => 65504.0,
+                DType::BF16 => 3.3895313892515355e38,
+                _ => f64::INFINITY,
+            };
+            let e = e.to_f64();
+            if e.is_finite() && e.abs() > max {
+                return Err(Error::runtime(format!("value cannot be converted to type {} without overflow", dtype.c10_name())));
             }
         }
         Ok(())
@@ -1122,7 +1165,7 @@ impl Tensor {
         let dtype = Self::compute_dtype(op, self.result_dtype(rhs));
         // torch's order: the op's own argument checks, then shapes, then the kernel's dtype
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
-        Self::check_int_power(op, dtype, rhs)?;
+        Self::check_scalar_power(op, dtype, rhs)?;
         let numel = match rhs {
             Rhs::Tensor(b) => {
                 self.check_same_device(b)?;
@@ -1181,7 +1224,7 @@ impl Tensor {
         let dtype = Self::compute_dtype(op, promoted);
         // torch's order: the op's own argument checks, then shapes, the cast, the kernel's dtype
         Self::check_bool_sub(op, self.dtype(), Self::rhs_tensor_dtype(rhs))?;
-        Self::check_int_power(op, dtype, rhs)?;
+        Self::check_scalar_power(op, dtype, rhs)?;
         if let Rhs::Tensor(b) = rhs {
             self.check_same_device(b)?;
             let shape = broadcast_shape(self.shape(), b.shape())?;

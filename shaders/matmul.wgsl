@@ -2,8 +2,8 @@
 // strided (transposed operands are read through their strides, never copied); the batch is a
 // shared, possibly broadcast (stride 0) shape of up to 6 dims in workgroup z.
 //
-// `matmul`: 64x64 output tiles per workgroup of 16x16 invocations, each computing a 4x4 block
-// from 32-deep slices of A and B staged in workgroup memory. `matmul_naive`: one invocation
+// `matmul`: 64x64 output tiles per workgroup of 8x8 invocations, each computing an 8x8 block
+// from 32-deep slices of A and B staged in workgroup memory as vec4s. `matmul_naive`: one invocation
 // per output element, kept as the benchmark's baseline.
 //
 // prm: [0] M, [1] N, [2] K, [3] batch rank, [4] beta given (0/1), [5..8) offsets of A, B, C,
@@ -22,8 +22,9 @@ const BM: u32 = 64u;
 const BN: u32 = 64u;
 const BK: u32 = 32u;
 
-var<workgroup> As: array<f32, 2048>;   // [BK][BM]
-var<workgroup> Bs: array<f32, 2048>;   // [BK][BN]
+// Tiles as vec4s: As[k][m / 4] holds rows m..m+4 at depth k, Bs[k][n / 4] columns n..n+4.
+var<workgroup> As: array<vec4<f32>, 512>;
+var<workgroup> Bs: array<vec4<f32>, 512>;
 
 fn si(k: u32) -> i32 {
     return bitcast<i32>(prm[k]);
@@ -52,7 +53,21 @@ fn store_c(base: i32, m: u32, n: u32, acc: f32) {
     out_w[e] = bitcast<u32>(v);
 }
 
-@compute @workgroup_size(16, 16)
+fn a_at(base: i32, m: u32, k: u32) -> f32 {
+    if (m < prm[0] && k < prm[2]) {
+        return ta_f(u32(base + i32(m) * si(8u) + i32(k) * si(9u)), DT);
+    }
+    return 0.0;
+}
+
+fn b_at(base: i32, k: u32, n: u32) -> f32 {
+    if (k < prm[2] && n < prm[1]) {
+        return tb_f(u32(base + i32(k) * si(10u) + i32(n) * si(11u)), DT);
+    }
+    return 0.0;
+}
+
+@compute @workgroup_size(8, 8)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let M = prm[0];
     let N = prm[1];
@@ -62,56 +77,60 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     let col0 = wid.x * BN;
     let tx = lid3.x;
     let ty = lid3.y;
-    // Output rows ty + 16 i (i = 0..4) by columns tx + 16 j, row i held in acc_i's lanes j.
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    let ars = si(8u);
-    let acs = si(9u);
-    let brs = si(10u);
-    let bcs = si(11u);
+    // Each invocation owns an 8x8 block (rows 8 ty.., columns 8 tx..): row i in acc[2i], acc[2i+1].
+    // Eight accumulators' worth of FMAs per four vec4 reads of workgroup memory is what lets a
+    // SIMD-over-invocations implementation (lavapipe) and real GPUs alike run near FMA speed.
+    var acc: array<vec4<f32>, 16>;
+    for (var i = 0u; i < 16u; i = i + 1u) {
+        acc[i] = vec4<f32>(0.0);
+    }
     for (var k0 = 0u; k0 < K; k0 = k0 + BK) {
         for (var l = 0u; l < 8u; l = l + 1u) {
-            let idx = lid + l * 256u;
-            // A tile: consecutive invocations walk k (contiguous for a row-major A).
-            let am = idx / BK;
-            let ak = idx % BK;
-            var av = 0.0;
-            if (row0 + am < M && k0 + ak < K) {
-                av = ta_f(u32(bases.x + i32(row0 + am) * ars + i32(k0 + ak) * acs), DT);
-            }
-            As[ak * BM + am] = av;
-            let bk = idx / BN;
-            let bn = idx % BN;
-            var bv = 0.0;
-            if (k0 + bk < K && col0 + bn < N) {
-                bv = tb_f(u32(bases.y + i32(k0 + bk) * brs + i32(col0 + bn) * bcs), DT);
-            }
-            Bs[bk * BN + bn] = bv;
+            let q = lid + l * 64u;
+            // A: consecutive invocations walk k (contiguous for a row-major A)
+            let ak = q % BK;
+            let am = row0 + (q / BK) * 4u;
+            As[ak * 16u + q / BK] = vec4<f32>(a_at(bases.x, am, k0 + ak), a_at(bases.x, am + 1u, k0 + ak),
+                                              a_at(bases.x, am + 2u, k0 + ak), a_at(bases.x, am + 3u, k0 + ak));
+            let bk = q / 16u;
+            let bn = col0 + (q % 16u) * 4u;
+            Bs[q] = vec4<f32>(b_at(bases.y, k0 + bk, bn), b_at(bases.y, k0 + bk, bn + 1u),
+                              b_at(bases.y, k0 + bk, bn + 2u), b_at(bases.y, k0 + bk, bn + 3u));
         }
         workgroupBarrier();
         for (var k = 0u; k < BK; k = k + 1u) {
-            let bb = k * BN + tx;
-            let b = vec4<f32>(Bs[bb], Bs[bb + 16u], Bs[bb + 32u], Bs[bb + 48u]);
-            let ab = k * BM + ty;
-            acc0 = fma(vec4<f32>(As[ab]), b, acc0);
-            acc1 = fma(vec4<f32>(As[ab + 16u]), b, acc1);
-            acc2 = fma(vec4<f32>(As[ab + 32u]), b, acc2);
-            acc3 = fma(vec4<f32>(As[ab + 48u]), b, acc3);
+            let b0 = Bs[k * 16u + tx * 2u];
+            let b1 = Bs[k * 16u + tx * 2u + 1u];
+            let a0 = As[k * 16u + ty * 2u];
+            let a1 = As[k * 16u + ty * 2u + 1u];
+            acc[0] = fma(vec4<f32>(a0.x), b0, acc[0]);
+            acc[1] = fma(vec4<f32>(a0.x), b1, acc[1]);
+            acc[2] = fma(vec4<f32>(a0.y), b0, acc[2]);
+            acc[3] = fma(vec4<f32>(a0.y), b1, acc[3]);
+            acc[4] = fma(vec4<f32>(a0.z), b0, acc[4]);
+            acc[5] = fma(vec4<f32>(a0.z), b1, acc[5]);
+            acc[6] = fma(vec4<f32>(a0.w), b0, acc[6]);
+            acc[7] = fma(vec4<f32>(a0.w), b1, acc[7]);
+            acc[8] = fma(vec4<f32>(a1.x), b0, acc[8]);
+            acc[9] = fma(vec4<f32>(a1.x), b1, acc[9]);
+            acc[10] = fma(vec4<f32>(a1.y), b0, acc[10]);
+            acc[11] = fma(vec4<f32>(a1.y), b1, acc[11]);
+            acc[12] = fma(vec4<f32>(a1.z), b0, acc[12]);
+            acc[13] = fma(vec4<f32>(a1.z), b1, acc[13]);
+            acc[14] = fma(vec4<f32>(a1.w), b0, acc[14]);
+            acc[15] = fma(vec4<f32>(a1.w), b1, acc[15]);
         }
         workgroupBarrier();
     }
-    let rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        let m = row0 + ty + 16u * i;
+    for (var i = 0u; i < 8u; i = i + 1u) {
+        let m = row0 + ty * 8u + i;
         if (m >= M) {
-            continue;
+            break;
         }
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            let n = col0 + tx + 16u * j;
+        for (var j = 0u; j < 8u; j = j + 1u) {
+            let n = col0 + tx * 8u + j;
             if (n < N) {
-                store_c(bases.z, m, n, rows[i][j]);
+                store_c(bases.z, m, n, acc[i * 2u + j / 4u][j % 4u]);
             }
         }
     }

@@ -22,6 +22,12 @@ def _export(fn, *names, method=True):
     return fn
 
 
+def _dim_arg(fn, dim, pos):
+    """torch's argument parser on an int `dim`: refuses bools, None and non-integers first."""
+    if isinstance(dim, builtins.bool) or not hasattr(dim, "__index__"):
+        raise TypeError(f"{fn}(): argument 'dim' (position {pos}) must be int, not {type(dim).__name__}")
+
+
 def _dims(ndim, dim, fn=None):
     """`dim` wrapped into [0, ndim) with torch's errors (a 0-d tensor takes dims -1 and 0)."""
     if isinstance(dim, builtins.bool) or not hasattr(dim, "__index__"):
@@ -314,6 +320,7 @@ Tensor.where = _where_method
 
 def cat(tensors, dim=0, *, out=None):
     """Concatenates tensors along `dim` (dtypes promoted; 1-D empty tensors are skipped)."""
+    _dim_arg("cat", dim, 2)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
@@ -322,6 +329,7 @@ def cat(tensors, dim=0, *, out=None):
 
 def stack(tensors, dim=0, *, out=None):
     """Stacks equally-shaped tensors along a new dim."""
+    _dim_arg("stack", dim, 2)
     tensors = list(tensors)
     if tensors and isinstance(tensors[0], Tensor):
         _dims(tensors[0].dim() + 1, dim, "stack")  # torch checks the dim before the shapes

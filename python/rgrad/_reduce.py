@@ -222,7 +222,7 @@ def _moments(name, std, with_mean):
         c = _correction(name, correction, unbiased)
         if input.dtype.is_floating_point and _C._reduction_count(input, dim) - c <= 0:
             warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
-                          "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=2)
+                          "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=4)
         r = _C._var(input, dim, c, keepdim, std, with_mean)
         if with_mean:
             return _named(r[0], node + "MeanBackward0"), r[1]
@@ -232,7 +232,20 @@ def _moments(name, std, with_mean):
     node = name.split("_")[0].capitalize()
 
     fn.__doc__ = f"{name} over `dim` with `correction` (1 by default; unbiased=False means 0)."
-    return _numpy_names(fn)
+    fn = _numpy_names(fn)
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        # a positional bool is `unbiased` (the overload std(input, unbiased)); torch's parser
+        # refuses one passed as dim=
+        if isinstance(kwargs.get("dim", kwargs.get("axis")), builtins.bool):
+            got = ", ".join([type(a).__name__ for a in args] + [f"{k}={type(v).__name__}" for k, v in kwargs.items()])
+            raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), but expected one of:\n"
+                            " * (Tensor input, tuple of ints dim, bool unbiased, bool keepdim)\n"
+                            " * (Tensor input, tuple of ints dim, *, Number correction, bool keepdim)\n"
+                            " * (Tensor input, bool unbiased)\n")
+        return fn(*args, **kwargs)
+    return checked
 
 
 _export(_moments("var", False, False), "var")
@@ -253,6 +266,11 @@ def _named(t, name):
 def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """Vector p-norm over `dim` (all dims when None): p = 'fro' / 2 (default), inf, -inf, 0, or any
     other number."""
+    if p == "fro" and isinstance(dim, (tuple, list)) and len(dim) > 2:
+        # torch hands 'fro' over more than two dims to matrix_norm, which refuses them
+        if input.dim() < 2:
+            raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(str(d) for d in dim)}")
     if p is None or p == "fro":
         p = 2.0
     elif isinstance(p, str):

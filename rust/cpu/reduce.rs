@@ -25,6 +25,10 @@ use std::marker::PhantomData;
 
 /// Independent accumulators per contiguous run; enough to fill several SIMD registers.
 const LANES: usize = 32;
+/// Accumulators for `Fold::WIDE` folds on runs of at least `WIDE_MIN` elements: eight AVX-512
+/// registers of f32, so one add per cycle per port despite a 4-cycle latency.
+const WIDE_LANES: usize = 128;
+const WIDE_MIN: usize = 512;
 /// Runs longer than this are summed as two halves whose sums are then added (pairwise).
 const PAIRWISE_BLOCK: usize = 4096;
 /// Rows added straight into a partial row before it joins the pairwise stack (outer sums).
@@ -41,6 +45,9 @@ pub trait Fold: Sync {
     type Acc: Copy + Send + Sync + 'static;
     /// Partial results are combined pairwise (float sums), not in one running chain.
     const PAIRWISE: bool = false;
+    /// Cheap steps whose latency, not bandwidth, bounds a contiguous run (float sums): long
+    /// runs get WIDE_LANES accumulators instead of LANES, enough to hide the add latency.
+    const WIDE: bool = false;
     fn init(&self) -> Self::Acc;
     fn step(&self, acc: Self::Acc, x: Self::In, i: usize) -> Self::Acc;
     fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
@@ -221,6 +228,7 @@ impl<T: RElem> Fold for SumF<T> {
     type In = T;
     type Acc = T::W;
     const PAIRWISE: bool = T::FLOAT;
+    const WIDE: bool = T::FLOAT;
     #[inline(always)]
     fn init(&self) -> T::W {
         T::w_zero()
@@ -693,7 +701,7 @@ impl Plan {
 // ----- leaf loops (compiled twice: baseline and AVX2) ----------------------------------------
 
 #[inline(always)]
-unsafe fn lanes_impl<F: Fold>(f: &F, p: *const F::In, n: usize, s: isize, i0: usize) -> F::Acc {
+unsafe fn lanes_impl<F: Fold, const LANES: usize>(f: &F, p: *const F::In, n: usize, s: isize, i0: usize) -> F::Acc {
     if n < LANES {
         let mut acc = f.init();
         for i in 0..n {
@@ -738,14 +746,14 @@ unsafe fn lanes_impl<F: Fold>(f: &F, p: *const F::In, n: usize, s: isize, i0: us
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn lanes_avx2<F: Fold>(f: &F, p: *const F::In, n: usize, s: isize, i0: usize) -> F::Acc {
-    lanes_impl(f, p, n, s, i0)
+unsafe fn lanes_avx2<F: Fold, const LANES: usize>(f: &F, p: *const F::In, n: usize, s: isize, i0: usize) -> F::Acc {
+    lanes_impl::<F, LANES>(f, p, n, s, i0)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,fma")]
-unsafe fn lanes_avx512<F: Fold>(f: &F, p: *const F::In, n: usize, s: isize, i0: usize) -> F::Acc {
-    lanes_impl(f, p, n, s, i0)
+unsafe fn lanes_avx512<F: Fold, const LANES: usize>(f: &F, p: *const F::In, n: usize, s: isize, i0: usize) -> F::Acc {
+    lanes_impl::<F, LANES>(f, p, n, s, i0)
 }
 
 #[inline(always)]
@@ -828,14 +836,15 @@ unsafe fn fold_run<F: Fold>(f: &F, p: *const F::In, n: usize, s: isize, i0: usiz
     }
     #[cfg(target_arch = "x86_64")]
     {
+        let wide = F::WIDE && s == 1 && n >= WIDE_MIN;
         if has_avx512() {
-            return lanes_avx512(f, p, n, s, i0);
+            return if wide { lanes_avx512::<F, WIDE_LANES>(f, p, n, s, i0) } else { lanes_avx512::<F, LANES>(f, p, n, s, i0) };
         }
         if has_avx2() {
-            return lanes_avx2(f, p, n, s, i0);
+            return if wide { lanes_avx2::<F, WIDE_LANES>(f, p, n, s, i0) } else { lanes_avx2::<F, LANES>(f, p, n, s, i0) };
         }
     }
-    lanes_impl(f, p, n, s, i0)
+    lanes_impl::<F, LANES>(f, p, n, s, i0)
 }
 
 unsafe fn fold_row<F: Fold>(f: &F, acc: &mut [F::Acc], p: *const F::In, s: isize, r: usize) {

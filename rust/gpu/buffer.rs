@@ -79,14 +79,15 @@ impl GpuBuffer {
         self.addr as usize
     }
 
-    fn ctx(&self) -> &'static Context {
-        context().expect("a GPU buffer exists only with a context")
+    /// The device's context; an error once the device is lost.
+    fn ctx(&self) -> Result<&'static Context> {
+        context()
     }
 
     /// The storage's bytes on the host.
     pub fn read(&self) -> Result<Vec<u8>> {
         let size = (self.nbytes as u64).div_ceil(4) * 4;
-        let mut v = self.ctx().download(&self.buf, 0, size)?;
+        let mut v = self.ctx()?.download(&self.buf, 0, size)?;
         v.truncate(self.nbytes);
         Ok(v)
     }
@@ -95,13 +96,13 @@ impl GpuBuffer {
     pub fn read_range(&self, start: usize, end: usize) -> Result<Vec<u8>> {
         let a = start / 4 * 4;
         let b = end.div_ceil(4) * 4;
-        let v = self.ctx().download(&self.buf, a as u64, (b - a) as u64)?;
+        let v = self.ctx()?.download(&self.buf, a as u64, (b - a) as u64)?;
         Ok(v[start - a..end - a].to_vec())
     }
 
     /// Overwrites the whole storage with `data` (at most nbytes).
     pub fn write(&self, data: &[u8]) -> Result<()> {
-        self.ctx().upload(&self.buf, 0, data)
+        self.ctx()?.upload(&self.buf, 0, data)
     }
 }
 

@@ -75,18 +75,30 @@ pub struct Context {
     pub(crate) pool: Mutex<Pool>,
     /// The first error wgpu reported outside an error scope (validation, device loss).
     fault: Arc<Mutex<Option<String>>>,
+    /// Set for good once the device is lost (driver reset, GPU removed, `destroy`): every
+    /// later GPU call fails with the reason instead of touching a dead device.
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+fn lost_error(why: &str) -> Error {
+    Error::runtime(format!("GPU device lost ({why}); GPU tensors can no longer be used, CPU tensors are unaffected"))
 }
 
 static CONTEXT: OnceLock<std::result::Result<Context, String>> = OnceLock::new();
 
 /// The GPU context, created on first use.
 pub fn context() -> Result<&'static Context> {
-    CONTEXT.get_or_init(Context::create).as_ref().map_err(|e| Error::runtime(e.clone()))
+    let ctx = CONTEXT.get_or_init(Context::create).as_ref().map_err(|e| Error::runtime(e.clone()))?;
+    if let Some(why) = ctx.lost.lock().as_ref() {
+        return Err(lost_error(why));
+    }
+    Ok(ctx)
 }
 
 /// Whether a GPU adapter can be used (creates the context on first call).
 pub fn is_available() -> bool {
-    context().is_ok()
+    // true after a device loss too (as CUDA's is_available): using the device then raises
+    CONTEXT.get_or_init(Context::create).is_ok()
 }
 
 fn rank(t: wgpu::DeviceType) -> u32 {
@@ -137,6 +149,11 @@ impl Context {
                 *g = Some(e.to_string());
             }
         }));
+        let lost = Arc::new(Mutex::new(None::<String>));
+        let l = lost.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            *l.lock() = Some(if msg.is_empty() { format!("{reason:?}") } else { format!("{reason:?}: {msg}") });
+        });
         let meta_buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("rgrad meta"),
             size: (META_WORDS * 4 * META_RECORDS) as u64,
@@ -163,7 +180,18 @@ impl Context {
             dummy,
             pool: Mutex::new(Pool::default()),
             fault,
+            lost,
         })
+    }
+
+    /// Destroys the device as a driver reset would (tests of device-loss handling).
+    pub fn simulate_loss(&self) {
+        self.device.destroy();
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        let mut l = self.lost.lock();
+        if l.is_none() {
+            *l = Some("Destroyed".into());
+        }
     }
 
     pub fn dummy(&self) -> &wgpu::Buffer {
@@ -172,6 +200,9 @@ impl Context {
 
     /// An error wgpu reported since the last check, as a Python-facing RuntimeError.
     pub fn check_fault(&self) -> Result<()> {
+        if let Some(why) = self.lost.lock().as_ref() {
+            return Err(lost_error(why));
+        }
         match self.fault.lock().take() {
             Some(e) => Err(Error::runtime(format!("GPU error: {e}"))),
             None => Ok(()),

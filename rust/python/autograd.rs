@@ -159,6 +159,16 @@ impl CustomBackward for PyFunctionBackward {
     }
 }
 
+/// Reports to the garbage collector the Python objects a custom Function's node holds (its
+/// ctx and backward), so `out -> grad_fn -> ctx -> out` cycles can be found and freed.
+pub fn visit_node(node: &Node, visit: &pyo3::gc::PyVisit<'_>) -> std::result::Result<(), pyo3::PyTraverseError> {
+    if let Some(f) = node.custom().and_then(|c| c.as_any().downcast_ref::<PyFunctionBackward>()) {
+        visit.call(&f.ctx)?;
+        visit.call(&f.backward_fn)?;
+    }
+    Ok(())
+}
+
 fn tensors(list: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
     list.try_iter()?.map(|o| Ok(o?.cast::<PyTensor>()?.get().inner.clone())).collect()
 }

@@ -283,6 +283,14 @@ fn _gpu_synchronize(py: Python<'_>) -> PyResult<()> {
     Ok(py.detach(|| crate::gpu::context()?.synchronize())?)
 }
 
+/// Destroys the GPU device as a driver reset would (for tests of device-loss handling).
+#[pyfunction]
+fn _gpu_simulate_device_loss(py: Python<'_>) -> PyResult<()> {
+    let c = py.detach(crate::gpu::context)?;
+    py.detach(|| c.simulate_loss());
+    Ok(())
+}
+
 /// (bytes held by live tensors, bytes cached for reuse, wgpu buffers in existence).
 #[pyfunction]
 fn _gpu_memory_stats() -> (u64, u64, u64) {
@@ -394,6 +402,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_gpu_info, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_memory_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_simulate_device_loss, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(seed, m)?)?;

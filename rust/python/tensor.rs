@@ -141,9 +141,20 @@ pub struct PyTensor {
     pub inner: Tensor,
 }
 
+// `initialised` reads the tensor handle as one pointer-sized word.
+const _: () = assert!(std::mem::size_of::<Tensor>() == std::mem::size_of::<usize>());
+
 impl PyTensor {
     pub fn wrap(py: Python<'_>, t: Tensor) -> PyResult<Py<PyTensor>> {
         Py::new(py, PyTensor { inner: t })
+    }
+
+    /// False while the object is being created: CPython zero-fills and GC-tracks a new object
+    /// before PyO3 writes its contents, and a collection can run in between (allocating its
+    /// `__dict__` may trigger one), calling tp_traverse on a still-null tensor handle.
+    fn initialised(&self) -> bool {
+        // SAFETY: the field is either a live Arc (never null) or the allocator's zero fill.
+        unsafe { std::ptr::read_volatile(&self.inner as *const Tensor as *const usize) != 0 }
     }
 }
 
@@ -299,6 +310,21 @@ fn cmp_op_by_name(name: &str) -> PyResult<CmpOp> {
 
 #[pymethods]
 impl PyTensor {
+    // torch's sole-owner rule (see Tensor::with_sole_grad_fn): a handle that alone reaches its
+    // grad_fn reports the node's Python objects, and clearing it drops the node.
+    fn __traverse__(&self, visit: pyo3::gc::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if !self.initialised() {
+            return Ok(());
+        }
+        self.inner.with_sole_grad_fn(|node| super::autograd::visit_node(node, &visit)).unwrap_or(Ok(()))
+    }
+
+    fn __clear__(&self) {
+        if self.initialised() {
+            self.inner.clear_sole_grad_fn();
+        }
+    }
+
     /// Legacy constructor: `Tensor(2, 3)` (uninitialised float32) or `Tensor([1, 2])`.
     #[new]
     #[pyo3(signature = (*args))]

@@ -144,13 +144,16 @@ impl Layout {
         };
         let start = start.map(clamp).unwrap_or(0);
         let stop = stop.map(clamp).unwrap_or(size).max(start);
-        let len = (stop - start + step - 1) / step;
+        // written so that a huge step cannot overflow (x[::2**63-1] has one row, not 2**64-1)
+        let len = if stop > start { (stop - start - 1) / step + 1 } else { 0 };
         let mut l = self.clone();
         if len > 0 {
             l.offset = (l.offset as isize + start as isize * l.strides[dim]) as usize;
         }
         l.shape[dim] = len as usize;
-        l.strides[dim] *= step as isize;
+        // a step past the dim's size leaves at most one row, whose stride is never used: keep
+        // it where multiplying would overflow
+        l.strides[dim] = l.strides[dim].checked_mul(step as isize).unwrap_or(l.strides[dim]);
         Ok(l)
     }
 

@@ -722,6 +722,18 @@ FIXED_DIVERGENCES = [
 ]
 
 
+def test_slice_with_a_huge_step_matches_numpy():
+    # a Rust-harness find: the slice length overflowed to 2**64-1 rows. torch's own size or
+    # stride arithmetic overflows here and raises, so numpy's answer, one row, is the oracle
+    a = np.arange(6, dtype=np.float32).reshape(3, 2)
+    for step in (2 ** 63 - 1, 2 ** 63 - 2, 2 ** 62 + 1):
+        for start in (None, 1, -1):
+            want = a[start::step]
+            got = rgrad.from_numpy(a)[start::step]
+            assert tuple(got.shape) == want.shape
+            np.testing.assert_array_equal(got.numpy(), want)
+
+
 @pytest.mark.parametrize("text,fn,inputs", [pytest.param(t, f, i, id=k) for k, t, f, *i in FIXED_DIVERGENCES])
 def test_fixed_divergence(text, fn, inputs):
     check(Case(text, fn, *inputs))

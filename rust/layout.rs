@@ -29,14 +29,14 @@ impl Layout {
         numel(&self.shape)
     }
 
-    /// torch's is_contiguous: size-1 dims may have any stride.
+    /// torch's is_contiguous: size-1 dims may have any stride, an empty tensor is contiguous.
     pub fn is_contiguous(&self) -> bool {
+        if self.numel() == 0 {
+            return true;
+        }
         let mut expected = 1isize;
         for i in (0..self.ndim()).rev() {
             let s = self.shape[i];
-            if s == 0 {
-                return true;
-            }
             if s != 1 {
                 if self.strides[i] != expected {
                     return false;
@@ -66,6 +66,17 @@ impl Layout {
         (lo as usize, hi as usize + 1)
     }
 
+    /// The storage offset of position `i` along `dim`. When it would leave the address range
+    /// (an empty tensor with a huge stride, or the end of a dim with a huge stride left by a
+    /// huge slice step) nothing is ever read there, so the offset stays.
+    fn offset_at(&self, dim: usize, i: usize) -> usize {
+        (i as isize)
+            .checked_mul(self.strides[dim])
+            .and_then(|o| o.checked_add(self.offset as isize))
+            .filter(|&o| o >= 0)
+            .map_or(self.offset, |o| o as usize)
+    }
+
     pub fn permute(&self, dims: &[isize]) -> Result<Layout> {
         let n = self.ndim();
         if dims.len() != n {
@@ -87,6 +98,8 @@ impl Layout {
             shape.push(self.shape[d]);
             strides.push(self.strides[d]);
         }
+        // torch checks every view's numel in order: moving a 0 last can overflow it
+        crate::shape::checked_numel(&shape)?;
         Ok(Layout { shape, strides, offset: self.offset })
     }
 
@@ -101,6 +114,7 @@ impl Layout {
         let mut l = self.clone();
         l.shape.swap(a, b);
         l.strides.swap(a, b);
+        crate::shape::checked_numel(&l.shape)?;
         Ok(l)
     }
 
@@ -121,13 +135,13 @@ impl Layout {
             )));
         }
         let start = if start < 0 { start + size } else { start };
-        if start + length > size {
+        if length > size - start {
             return Err(Error::runtime(format!(
                 "start ({start}) + length ({length}) exceeds dimension size ({size})."
             )));
         }
         let mut l = self.clone();
-        l.offset = (l.offset as isize + start as isize * l.strides[d]) as usize;
+        l.offset = self.offset_at(d, start as usize);
         l.shape[d] = length as usize;
         Ok(l)
     }
@@ -148,7 +162,7 @@ impl Layout {
         let len = if stop > start { (stop - start - 1) / step + 1 } else { 0 };
         let mut l = self.clone();
         if len > 0 {
-            l.offset = (l.offset as isize + start as isize * l.strides[dim]) as usize;
+            l.offset = self.offset_at(dim, start as usize);
         }
         l.shape[dim] = len as usize;
         // a step past the dim's size leaves at most one row, whose stride is never used: keep
@@ -169,7 +183,7 @@ impl Layout {
         }
         let index = if index < 0 { index + size } else { index };
         let mut l = self.clone();
-        l.offset = (l.offset as isize + index as isize * l.strides[d]) as usize;
+        l.offset = self.offset_at(d, index as usize);
         l.shape.remove(d);
         l.strides.remove(d);
         Ok(l)
@@ -178,7 +192,8 @@ impl Layout {
     pub fn unsqueeze(&self, dim: isize) -> Result<Layout> {
         let d = wrap_insert_dim(dim, self.ndim())?;
         let mut l = self.clone();
-        let st = if d < self.ndim() { self.strides[d] * self.shape[d] as isize } else { 1 };
+        // (saturating: a size-1 dim's stride never addresses memory)
+        let st = if d < self.ndim() { self.strides[d].saturating_mul(self.shape[d] as isize) } else { 1 };
         l.shape.insert(d, 1);
         l.strides.insert(d, st);
         Ok(l)
@@ -195,8 +210,12 @@ impl Layout {
                 }
             }
             Some(ds) => {
+                let mut seen = vec![false; n.max(1)];
                 for &d in ds {
                     let d = wrap_dim(d, n)?;
+                    if std::mem::replace(&mut seen[d], true) {
+                        return Err(Error::runtime(format!("dim {d} appears multiple times in the list of dims")));
+                    }
                     if n > 0 && self.shape[d] == 1 {
                         drop[d] = true;
                     }
@@ -260,6 +279,7 @@ impl Layout {
                 strides[i] = 0;
             }
         }
+        crate::shape::checked_numel(&shape)?;
         Ok(Layout { shape, strides, offset: self.offset })
     }
 
@@ -271,6 +291,9 @@ impl Layout {
     /// `view(*shape)`: a new layout over the same elements, or `NotViewable`.
     pub fn view(&self, requested: &[i64]) -> Result<Layout> {
         let shape = infer_size(requested, self.numel())?;
+        if self.numel() == 0 && shape != self.shape {
+            crate::shape::empty_view_strides(&shape)?;
+        }
         match compute_view_strides(&self.shape, &self.strides, &shape) {
             Some(strides) => Ok(Layout { shape, strides, offset: self.offset }),
             None => Err(Error::NotViewable),
@@ -301,7 +324,9 @@ pub fn compute_view_strides(oldshape: &[usize], oldstride: &[isize], newshape: &
     }
     let mut newstride: Strides = smallvec![0; newshape.len()];
     if n == 0 {
-        return Some(contiguous_strides(newshape));
+        // (None where a stride comes out negative: torch raises there, and so does the copy a
+        // reshape falls back to)
+        return crate::shape::empty_view_strides(newshape).ok();
     }
     let mut view_d = newshape.len() as isize - 1;
     let mut chunk_base_stride = *oldstride.last().unwrap();
@@ -395,14 +420,16 @@ impl Iterator for StridedOffsets {
         self.remaining -= 1;
         let cur = self.next;
         let mut d = self.shape.len();
+        // steps only within the span: adding a stride before knowing whether the dim wraps
+        // would overflow for a size-1 dim with a huge stride
         while d > 0 {
             d -= 1;
             self.index[d] += 1;
-            self.next += self.strides[d];
             if self.index[d] < self.shape[d] {
+                self.next += self.strides[d];
                 break;
             }
-            self.next -= self.strides[d] * self.shape[d] as isize;
+            self.next -= self.strides[d] * (self.shape[d] - 1) as isize;
             self.index[d] = 0;
         }
         Some(cur as usize)

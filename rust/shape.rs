@@ -10,18 +10,73 @@ pub type Dims = SmallVec<[usize; 6]>;
 /// user sees is non-negative, as in torch.
 pub type Strides = SmallVec<[isize; 6]>;
 
+/// The number of elements. Every layout's numel was checked when it was made (`checked_numel`),
+/// so the product fits; it is taken modulo 2^64 so that a permuted empty shape whose other
+/// sizes multiply past the range (`[2**62, 4, 0]` from an accepted `[0, 2**62, 4]`) still gives 0.
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape.iter().fold(1usize, |n, &s| n.wrapping_mul(s))
 }
 
+/// torch's `safe_compute_numel`: the running product from the left, an overflow past int64
+/// sticking even when a later size is 0 (`[2**62, 4, 0]` is refused, `[0, 2**62, 4]` is not).
+pub fn checked_numel(shape: &[usize]) -> Result<usize> {
+    let mut n: u64 = 1;
+    let mut overflow = false;
+    for &s in shape {
+        let (p, o) = n.overflowing_mul(s as u64);
+        n = p;
+        overflow |= o || n > i64::MAX as u64;
+    }
+    if overflow {
+        return Err(Error::runtime("numel: integer multiplication overflow"));
+    }
+    Ok(n as usize)
+}
+
+/// Row-major strides, size-0 dims counted as 1. Wrapping: only an empty tensor that was never
+/// allocated (an expanded or viewed empty shape) can have sizes whose product overflows, and its
+/// strides are never used to address memory. `checked_contiguous_strides` is the allocating form.
 pub fn contiguous_strides(shape: &[usize]) -> Strides {
     let mut strides: Strides = SmallVec::from_elem(0, shape.len());
     let mut acc = 1isize;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
-        acc *= shape[i].max(1) as isize;
+        acc = acc.wrapping_mul(shape[i].max(1) as isize);
     }
     strides
+}
+
+/// torch's stride computation for a new tensor, which refuses a stride past int64
+/// (`zeros(0, 2**62, 2**62)`; the first dim's size is in no stride, `zeros(4, 0, 2**62)` passes).
+pub fn checked_contiguous_strides(shape: &[usize]) -> Result<Strides> {
+    let mut strides: Strides = SmallVec::from_elem(1, shape.len());
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1]
+            .checked_mul(shape[i + 1].max(1) as isize)
+            .ok_or_else(|| Error::runtime("Stride calculation overflowed"))?;
+    }
+    Ok(strides)
+}
+
+/// torch's strides for an empty tensor viewed with another shape: unchecked products wrapping
+/// in int64 (`[5, 2**62]` gives stride 2**62 to a dim before them), refused when one comes out
+/// negative.
+pub fn empty_view_strides(shape: &[usize]) -> Result<Strides> {
+    let mut strides: Strides = SmallVec::from_elem(1, shape.len());
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1].wrapping_mul(shape[i + 1].max(1) as isize);
+        if strides[i] < 0 {
+            return Err(Error::runtime("Stride calculation overflowed"));
+        }
+    }
+    Ok(strides)
+}
+
+/// torch's storage size of a new contiguous tensor: numel * itemsize, refused past int64.
+pub fn checked_storage_nbytes(shape: &[usize], itemsize: usize) -> Result<usize> {
+    let overflow = || Error::runtime(format!("Storage size calculation overflowed with sizes={}", fmt_shape(shape)));
+    let n = checked_numel(shape).map_err(|_| overflow())?;
+    n.checked_mul(itemsize).filter(|&b| b <= i64::MAX as usize).ok_or_else(overflow)
 }
 
 /// Formats a size list as torch does in messages: `[2, 3]`.
@@ -97,6 +152,7 @@ pub fn infer_size(requested: &[i64], numel: usize) -> Result<Dims> {
             out[i] = numel / known;
         }
         None => {
+            checked_numel(&out)?;
             if known != numel {
                 return Err(bad());
             }

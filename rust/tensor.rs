@@ -105,9 +105,15 @@ impl Tensor {
         if dtype == DType::F64 && device != Device::Cpu {
             return Err(crate::gpu::launch::float64_error());
         }
-        let n = checked_numel(shape)?;
-        let nbytes = n.checked_mul(dtype.size()).ok_or_else(|| Error::runtime("Storage size calculation overflowed"))?;
-        Ok(Self::from_storage(Storage::alloc(device, nbytes)?, Layout::contiguous(shape), dtype))
+        let (layout, nbytes) = Self::new_layout(shape, dtype)?;
+        Ok(Self::from_storage(Storage::alloc(device, nbytes)?, layout, dtype))
+    }
+
+    /// The contiguous layout and byte count of a new tensor, checked as torch checks them.
+    fn new_layout(shape: &[usize], dtype: DType) -> Result<(Layout, usize)> {
+        let strides = crate::shape::checked_contiguous_strides(shape)?;
+        let nbytes = crate::shape::checked_storage_nbytes(shape, dtype.size())?;
+        Ok((Layout::new(SmallVec::from_slice(shape), strides, 0), nbytes))
     }
 
     pub fn full(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
@@ -118,30 +124,36 @@ impl Tensor {
 
     pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         if device == Device::Cpu {
-            let n = checked_numel(shape)?;
-            let nbytes = n * dtype.size();
+            let (layout, nbytes) = Self::new_layout(shape, dtype)?;
             let buf = crate::cpu::CpuBuffer::try_zeroed(nbytes).ok_or_else(|| {
                 Error::runtime(format!(
                     "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: you tried to allocate {nbytes} bytes."
                 ))
             })?;
-            return Ok(Self::from_storage(Storage::Cpu(buf), Layout::contiguous(shape), dtype));
+            return Ok(Self::from_storage(Storage::Cpu(buf), layout, dtype));
         }
         Self::full(shape, Scalar::Int(0), dtype, device)
     }
 
     pub fn from_bytes(bytes: &[u8], dtype: DType, shape: &[usize]) -> Result<Tensor> {
-        if bytes.len() != numel(shape) * dtype.size() {
+        let (layout, nbytes) = Self::new_layout(shape, dtype)?;
+        if bytes.len() != nbytes {
             return Err(Error::runtime(format!(
                 "expected {} bytes for a tensor of shape {} and dtype {}, got {}",
-                numel(shape) * dtype.size(),
+                nbytes,
                 fmt_shape(shape),
                 dtype,
                 bytes.len()
             )));
         }
+        if dtype == DType::Bool && bytes.iter().any(|&b| b > 1) {
+            // a Rust bool other than 0/1 is undefined behaviour; any non-zero byte is true, as
+            // numpy reads it
+            let norm: Vec<u8> = bytes.iter().map(|&b| (b != 0) as u8).collect();
+            return Ok(Self::from_storage(Storage::Cpu(crate::cpu::CpuBuffer::from_bytes(&norm)), layout, dtype));
+        }
         let buf = crate::cpu::CpuBuffer::from_bytes(bytes);
-        Ok(Self::from_storage(Storage::Cpu(buf), Layout::contiguous(shape), dtype))
+        Ok(Self::from_storage(Storage::Cpu(buf), layout, dtype))
     }
 
     pub fn from_vec<T: Elem>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
@@ -399,14 +411,23 @@ impl Tensor {
         let _g = graph::GradModeGuard::new(false);
         self.binary_(BinaryOp::Add, &Rhs::Tensor(other.clone()))
     }
+    /// `sum_to_size` with sizes as the user gave them: a negative one is not expandable.
+    pub fn sum_to_size_signed(&self, shape: &[i64]) -> Result<Tensor> {
+        match shape.iter().map(|&n| usize::try_from(n)).collect::<std::result::Result<Vec<usize>, _>>() {
+            Ok(s) => self.sum_to_size(&s),
+            Err(_) => Err(Error::runtime(format!("size {{{}}} is not expandable to size {{{}}}.", fmt_shape(shape), fmt_shape(self.shape())))),
+        }
+    }
     /// Sums broadcast dims away so the result has `shape` (torch's sum_to_size).
     pub fn sum_to_size(&self, shape: &[usize]) -> Result<Tensor> {
         if self.shape() == shape {
             return Ok(self.clone());
         }
-        let lead = self.ndim().checked_sub(shape.len()).ok_or_else(|| {
-            Error::runtime(format!("size {{{}}} is not expandable to size {{{}}}.", fmt_shape(shape), fmt_shape(self.shape())))
-        })?;
+        let not_expandable = || Error::runtime(format!("size {{{}}} is not expandable to size {{{}}}.", fmt_shape(shape), fmt_shape(self.shape())));
+        let lead = self.ndim().checked_sub(shape.len()).ok_or_else(not_expandable)?;
+        if shape.iter().zip(&self.shape()[lead..]).any(|(&n, &m)| n != m && n != 1) {
+            return Err(not_expandable());
+        }
         let mut dims: Vec<isize> = (0..lead as isize).collect();
         for (i, &n) in shape.iter().enumerate() {
             if n == 1 && self.shape()[lead + i] != 1 {
@@ -583,17 +604,36 @@ impl Tensor {
             return Err(Error::runtime("as_strided: Negative strides are not supported at the moment, got strides: ".to_string() + &fmt_shape(stride)));
         }
         let l = Layout::new(SmallVec::from_slice(size), SmallVec::from_slice(stride), offset.unwrap_or(self.offset()));
-        let (_, hi) = l.storage_span();
-        let avail = self.storage().nbytes() / self.dtype().size();
-        if l.numel() > 0 && hi > avail {
+        let itemsize = self.dtype().size();
+        // torch's computeStorageNbytes, every step checked: (offset + 1 + sum((n-1)*stride)) *
+        // itemsize, nothing for an empty view
+        let needed = if size.contains(&0) {
+            Some(0u64)
+        } else {
+            size.iter().zip(stride).try_fold(l.offset as u64 + 1, |acc, (&n, &st)| {
+                (st as u64).checked_mul(n as u64 - 1).and_then(|e| acc.checked_add(e))
+            })
+            .and_then(|n| n.checked_mul(itemsize as u64))
+            .filter(|&n| n <= i64::MAX as u64)
+        };
+        let Some(needed) = needed else {
+            return Err(Error::runtime(if size.is_empty() {
+                "Storage size calculation overflowed with sizes=[]".to_string()
+            } else {
+                format!("Storage size calculation overflowed with sizes={} and strides={}", fmt_shape(size), fmt_shape(stride))
+            }));
+        };
+        crate::shape::checked_numel(size)?;
+        let avail = self.storage().nbytes();
+        if needed > avail as u64 {
             return Err(Error::runtime(format!(
                 "setStorage: sizes {}, strides {}, storage offset {}, and itemsize {} requiring a storage size of {} are out of bounds for storage of size {}",
                 fmt_shape(size),
                 fmt_shape(stride),
                 l.offset,
-                self.dtype().size(),
-                hi * self.dtype().size(),
-                avail * self.dtype().size()
+                itemsize,
+                needed,
+                avail / itemsize * itemsize
             )));
         }
         // torch's as_strided backward works on the storage; relative to a contiguous input it
@@ -620,12 +660,16 @@ impl Tensor {
             return Ok(self.clone_view());
         }
         let mut shape: Vec<i64> = self.shape()[..s].iter().map(|&x| x as i64).collect();
-        shape.push(self.shape()[s..=e].iter().product::<usize>() as i64);
+        // (unchecked as in torch: only an empty tensor's sizes can overflow here)
+        shape.push(numel(&self.shape()[s..=e]) as i64);
         shape.extend(self.shape()[e + 1..].iter().map(|&x| x as i64));
         self.reshape(&shape)
     }
 
     pub fn unflatten(&self, dim: isize, sizes: &[i64]) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            return Err(Error::runtime(format!("unflatten got an unexpected error:\nDimension specified as {dim} but tensor has no dimensions")));
+        }
         let d = wrap_dim(dim, self.ndim())?;
         if sizes.is_empty() {
             return Err(Error::runtime("unflatten: sizes must be non-empty"));
@@ -719,11 +763,9 @@ impl Tensor {
         self.view_op(ViewKind::Strided("DiagonalBackward0"), |l| {
             let (n1, n2) = (l.shape[d1] as i64, l.shape[d2] as i64);
             let (s1, s2) = (l.strides[d1], l.strides[d2]);
-            let (len, start) = if offset >= 0 {
-                ((n1.min(n2 - offset)).max(0), offset as isize * s2)
-            } else {
-                (((n1 + offset).min(n2)).max(0), -offset as isize * s1)
-            };
+            // saturating: a huge offset leaves an empty diagonal, whose start is never computed
+            let len = if offset >= 0 { n1.min(n2.saturating_sub(offset)) } else { n2.min(n1.saturating_add(offset)) }.max(0);
+            let start = || if offset >= 0 { offset as isize * s2 } else { -offset as isize * s1 };
             let mut shape: Dims = SmallVec::new();
             let mut strides: SmallVec<[isize; 4]> = SmallVec::new();
             for i in (0..n).filter(|&i| i != d1 && i != d2) {
@@ -731,8 +773,10 @@ impl Tensor {
                 strides.push(l.strides[i]);
             }
             shape.push(len as usize);
-            strides.push(s1 + s2);
-            let off = if len > 0 { (l.offset as isize + start) as usize } else { l.offset };
+            crate::shape::checked_numel(&shape)?;
+            // (a sum past the range can only belong to a diagonal of at most one element)
+            strides.push(s1.saturating_add(s2));
+            let off = if len > 0 { (l.offset as isize + start()) as usize } else { l.offset };
             Ok(Layout::new(shape, strides.into_iter().collect(), off))
         })
     }
@@ -1434,18 +1478,6 @@ impl Tensor {
     }
 }
 
-pub fn checked_numel(shape: &[usize]) -> Result<usize> {
-    let mut n: usize = 1;
-    for &s in shape {
-        n = n.checked_mul(s).ok_or_else(|| {
-            Error::runtime(format!("numel: integer multiplication overflow for shape {}", fmt_shape(shape)))
-        })?;
-    }
-    if n > isize::MAX as usize / 8 {
-        return Err(Error::runtime(format!("Trying to create tensor with {} elements, which is too large", n)));
-    }
-    Ok(n)
-}
 
 /// Shapes as torch reports them.
 pub fn dims(shape: &[usize]) -> Dims {

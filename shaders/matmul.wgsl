@@ -67,6 +67,31 @@ fn b_at(base: i32, k: u32, n: u32) -> f32 {
     return 0.0;
 }
 
+// Eight outputs of one row from n0 on, those past N skipped. Components are named, never
+// indexed by a loop variable: a dynamic index into `acc` keeps the whole accumulator array in
+// memory instead of registers on lavapipe (half the speed).
+fn store_row(base: i32, m: u32, n0: u32, v0: vec4<f32>, v1: vec4<f32>) {
+    let N = prm[1];
+    if (n0 + 8u <= N) {
+        store_c(base, m, n0, v0.x);
+        store_c(base, m, n0 + 1u, v0.y);
+        store_c(base, m, n0 + 2u, v0.z);
+        store_c(base, m, n0 + 3u, v0.w);
+        store_c(base, m, n0 + 4u, v1.x);
+        store_c(base, m, n0 + 5u, v1.y);
+        store_c(base, m, n0 + 6u, v1.z);
+        store_c(base, m, n0 + 7u, v1.w);
+        return;
+    }
+    if (n0 < N) { store_c(base, m, n0, v0.x); }
+    if (n0 + 1u < N) { store_c(base, m, n0 + 1u, v0.y); }
+    if (n0 + 2u < N) { store_c(base, m, n0 + 2u, v0.z); }
+    if (n0 + 3u < N) { store_c(base, m, n0 + 3u, v0.w); }
+    if (n0 + 4u < N) { store_c(base, m, n0 + 4u, v1.x); }
+    if (n0 + 5u < N) { store_c(base, m, n0 + 5u, v1.y); }
+    if (n0 + 6u < N) { store_c(base, m, n0 + 6u, v1.z); }
+}
+
 @compute @workgroup_size(8, 8)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let M = prm[0];
@@ -84,18 +109,37 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     for (var i = 0u; i < 16u; i = i + 1u) {
         acc[i] = vec4<f32>(0.0);
     }
+    let sam = si(8u);
+    let sak = si(9u);
+    let sbk = si(10u);
+    let sbn = si(11u);
+    // tiles wholly inside the matrices load without per-element bounds checks
+    let interior = row0 + BM <= M && col0 + BN <= N;
     for (var k0 = 0u; k0 < K; k0 = k0 + BK) {
-        for (var l = 0u; l < 8u; l = l + 1u) {
-            let q = lid + l * 64u;
-            // A: consecutive invocations walk k (contiguous for a row-major A)
-            let ak = q % BK;
-            let am = row0 + (q / BK) * 4u;
-            As[ak * 16u + q / BK] = vec4<f32>(a_at(bases.x, am, k0 + ak), a_at(bases.x, am + 1u, k0 + ak),
-                                              a_at(bases.x, am + 2u, k0 + ak), a_at(bases.x, am + 3u, k0 + ak));
-            let bk = q / 16u;
-            let bn = col0 + (q % 16u) * 4u;
-            Bs[q] = vec4<f32>(b_at(bases.y, k0 + bk, bn), b_at(bases.y, k0 + bk, bn + 1u),
-                              b_at(bases.y, k0 + bk, bn + 2u), b_at(bases.y, k0 + bk, bn + 3u));
+        if (interior && k0 + BK <= K) {
+            for (var l = 0u; l < 8u; l = l + 1u) {
+                let q = lid + l * 64u;
+                let ak = q % BK;
+                let ea = bases.x + i32(row0 + (q / BK) * 4u) * sam + i32(k0 + ak) * sak;
+                As[ak * 16u + q / BK] = vec4<f32>(ta_f(u32(ea), DT), ta_f(u32(ea + sam), DT),
+                                                  ta_f(u32(ea + 2 * sam), DT), ta_f(u32(ea + 3 * sam), DT));
+                let eb = bases.y + i32(k0 + q / 16u) * sbk + i32(col0 + (q % 16u) * 4u) * sbn;
+                Bs[q] = vec4<f32>(tb_f(u32(eb), DT), tb_f(u32(eb + sbn), DT),
+                                  tb_f(u32(eb + 2 * sbn), DT), tb_f(u32(eb + 3 * sbn), DT));
+            }
+        } else {
+            for (var l = 0u; l < 8u; l = l + 1u) {
+                let q = lid + l * 64u;
+                // A: consecutive invocations walk k (contiguous for a row-major A)
+                let ak = q % BK;
+                let am = row0 + (q / BK) * 4u;
+                As[ak * 16u + q / BK] = vec4<f32>(a_at(bases.x, am, k0 + ak), a_at(bases.x, am + 1u, k0 + ak),
+                                                  a_at(bases.x, am + 2u, k0 + ak), a_at(bases.x, am + 3u, k0 + ak));
+                let bk = q / 16u;
+                let bn = col0 + (q % 16u) * 4u;
+                Bs[q] = vec4<f32>(b_at(bases.y, k0 + bk, bn), b_at(bases.y, k0 + bk, bn + 1u),
+                                  b_at(bases.y, k0 + bk, bn + 2u), b_at(bases.y, k0 + bk, bn + 3u));
+            }
         }
         workgroupBarrier();
         for (var k = 0u; k < BK; k = k + 1u) {
@@ -122,18 +166,18 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 8u; i = i + 1u) {
-        let m = row0 + ty * 8u + i;
-        if (m >= M) {
-            break;
-        }
-        for (var j = 0u; j < 8u; j = j + 1u) {
-            let n = col0 + tx * 8u + j;
-            if (n < N) {
-                store_c(bases.z, m, n, acc[i * 2u + j / 4u][j % 4u]);
-            }
-        }
-    }
+    // unrolled by hand: a loop that can exit early (rows past M) is not unrolled by lavapipe,
+    // and its `acc[2 * i]` is then a dynamic index (see store_row)
+    let m0 = row0 + ty * 8u;
+    let n0 = col0 + tx * 8u;
+    if (m0 < M) { store_row(bases.z, m0, n0, acc[0], acc[1]); }
+    if (m0 + 1u < M) { store_row(bases.z, m0 + 1u, n0, acc[2], acc[3]); }
+    if (m0 + 2u < M) { store_row(bases.z, m0 + 2u, n0, acc[4], acc[5]); }
+    if (m0 + 3u < M) { store_row(bases.z, m0 + 3u, n0, acc[6], acc[7]); }
+    if (m0 + 4u < M) { store_row(bases.z, m0 + 4u, n0, acc[8], acc[9]); }
+    if (m0 + 5u < M) { store_row(bases.z, m0 + 5u, n0, acc[10], acc[11]); }
+    if (m0 + 6u < M) { store_row(bases.z, m0 + 6u, n0, acc[12], acc[13]); }
+    if (m0 + 7u < M) { store_row(bases.z, m0 + 7u, n0, acc[14], acc[15]); }
 }
 
 @compute @workgroup_size(16, 16)

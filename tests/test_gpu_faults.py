@@ -65,3 +65,39 @@ def test_device_loss_raises_runtime_errors_and_cpu_survives():
     r = subprocess.run([sys.executable, "-c", DEVICE_LOSS], capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, RUST_BACKTRACE="0"))
     assert r.returncode == 0 and "SURVIVED" in r.stdout, (r.returncode, r.stdout[-2000:], r.stderr[-4000:])
+
+
+OUT_OF_MEMORY = textwrap.dedent("""
+    import resource
+    import numpy as np
+    import rgrad
+
+    c = rgrad.arange(6, dtype=rgrad.float32)
+    small = c.to("gpu") * 2
+    # cap the address space so that the software device's memory (host memory) runs out well
+    # before the machine's, then fill the GPU with 64 MiB tensors (under the per-buffer limit)
+    resource.setrlimit(resource.RLIMIT_AS, (CAP, CAP))
+    held, err = [], None
+    try:
+        for _ in range(200):
+            held.append(rgrad.empty(2 ** 24, device="gpu").fill_(1.0))
+    except RuntimeError as e:
+        err = e
+    assert err is not None and "out of memory" in str(err), (len(held), err)
+    print("HELD", len(held), "ERROR", str(err).splitlines()[0])
+    del held
+    rgrad.gpu.empty_cache()
+    # the device and the CPU keep working once the memory is back
+    assert (small + 1).tolist() == [1, 3, 5, 7, 9, 11]
+    assert (rgrad.ones(1000, device="gpu").sum()).item() == 1000
+    np.testing.assert_array_equal((c * 3).numpy(), np.arange(6, dtype=np.float32) * 3)
+    print("SURVIVED")
+""")
+
+
+def test_out_of_memory_raises_and_the_device_survives():
+    # in a child: the address-space cap must not reach the test runner
+    code = OUT_OF_MEMORY.replace("CAP", str(6 * 2 ** 30))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, RUST_BACKTRACE="0"))
+    assert r.returncode == 0 and "SURVIVED" in r.stdout, (r.returncode, r.stdout[-2000:], r.stderr[-4000:])

@@ -201,3 +201,23 @@ def test_safetensors_malformed_files_raise_clear_errors(tmp_path):
     for header, msg in cases:
         with pytest.raises(ValueError, match=msg):
             serialization.load_file(_st_file(tmp_path, header, b"\0" * 8))
+
+
+def test_safetensors_bool_bytes_other_than_0_and_1(tmp_path):
+    # a crafted file may hold any byte in a BOOL tensor; read as numpy reads it (non-zero is
+    # True) and stored as 1, since a Rust bool of 2 is undefined behaviour
+    raw = bytes([0, 1, 2, 255])
+    path = _st_file(tmp_path, {"a": {"dtype": "BOOL", "shape": [4], "data_offsets": [0, 4]}}, raw)
+    want = np.frombuffer(raw, dtype=np.uint8) != 0
+    got = serialization.load_file(path)["a"]
+    assert got.tolist() == want.tolist()
+    np.testing.assert_array_equal(got.to(rgrad.uint8).numpy(), want.astype(np.uint8))
+    np.testing.assert_array_equal((got == True).numpy(), want)  # noqa: E712
+    assert got.sum().item() == int(want.sum())
+
+
+def test_safetensors_shape_overflowing_int64_is_refused(tmp_path):
+    for shape in ([2 ** 62, 4], [2 ** 62, 4, 0], [0, 2 ** 62, 2 ** 62]):
+        path = _st_file(tmp_path, {"a": {"dtype": "F32", "shape": shape, "data_offsets": [0, 0]}})
+        with pytest.raises((ValueError, RuntimeError)):
+            serialization.load_file(path)

@@ -144,7 +144,7 @@ fn _arange(py: Python<'_>, start: &Bound<'_, PyAny>, end: &Bound<'_, PyAny>, ste
     };
     // The values are built on the host: a size the allocator cannot give is an error, not an
     // abort.
-    crate::tensor::checked_numel(&[n, 8])?;
+    crate::shape::checked_storage_nbytes(&[n], 8)?;
     Vec::<u8>::new().try_reserve_exact(n * 8).map_err(|_| {
         PyRuntimeError::new_err(format!(
             "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: you tried to allocate {} bytes.",

@@ -659,6 +659,14 @@ impl PyTensor {
         let s = sizes_from_args(sizes)?;
         PyTensor::wrap(py, self.inner.expand(&s)?)
     }
+    #[pyo3(signature = (*size))]
+    fn sum_to_size(&self, py: Python<'_>, size: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
+        if size.is_empty() {
+            return Err(PyTypeError::new_err("sum_to_size() missing 1 required positional arguments: \"size\""));
+        }
+        let s = sizes_from_args(size)?;
+        PyTensor::wrap(py, self.inner.sum_to_size_signed(&s)?)
+    }
     #[pyo3(signature = (offset=0, dim1=Dim(0), dim2=Dim(1)))]
     fn _diagonal(&self, py: Python<'_>, offset: i64, dim1: Dim, dim2: Dim) -> PyResult<Py<PyTensor>> {
         let dim1 = dim1.0;

@@ -19,6 +19,16 @@ use crate::gpu::GpuBuffer;
 use crate::tensor::Tensor;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The integer dtype whose bits move elements of `es` bytes unchanged.
+fn raw_dtype(es: usize) -> DType {
+    match es {
+        1 => DType::U8,
+        2 => DType::I16,
+        4 => DType::I32,
+        _ => DType::I64,
+    }
+}
+
 pub enum Storage {
     Cpu(CpuBuffer),
     Gpu(GpuBuffer),
@@ -265,6 +275,7 @@ impl Storage {
                 crate::cpu::gather::gather(View::new(s, src_base), dim_stride, View::new(i, il), View::new(o, ol), es);
                 Ok(())
             }
+            (Storage::Gpu(s), Storage::Gpu(i), Storage::Gpu(o)) => gl::gather((s, src_base), dim_stride, (i, il), (o, ol), raw_dtype(es)),
             _ => {
                 let h = Hosted::new(&[self, index, out])?;
                 h.get(0).gather(src_base, dim_stride, h.get(1), il, h.get(2), ol, es)?;
@@ -308,13 +319,7 @@ impl Storage {
                 Ok(())
             }
             (Storage::Gpu(c), _, _, Storage::Gpu(d)) if raw_arg(a, al, es).is_some() && raw_arg(b, bl, es).is_some() => {
-                let dt = match es {
-                    1 => DType::U8,
-                    2 => DType::I16,
-                    4 => DType::I32,
-                    _ => DType::I64,
-                };
-                gl::select_where((c, cl, DType::U8), raw_arg(a, al, es).unwrap(), raw_arg(b, bl, es).unwrap(), dt, (d, dl))
+                gl::select_where((c, cl, DType::U8), raw_arg(a, al, es).unwrap(), raw_arg(b, bl, es).unwrap(), raw_dtype(es), (d, dl))
             }
             _ => {
                 let h = Hosted::new(&[self, a, b, dst])?;

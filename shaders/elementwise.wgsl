@@ -2,11 +2,14 @@
 // One invocation per output element; operands are located through the shape/strides/offsets
 // in `prm`, so views, broadcasts and transposes are read in place.
 //
+// gather: out = a[locate(a) + c * stride along the gathered dim], with a's stride there 0, the
+// index c (bounds-checked on the host) in DT_C and the dim's stride in prm[2].
+//
 // prm (the metadata record): [0] numel, [1] rank, [2] scalar b (binary with a scalar; fill value), [3] scalar a, [4..8) element
 // offsets of a, b, c, out, [8..16) shape, then strides (in elements) of a, b, c, out at
 // 16, 24, 32, 40.
 
-override MODE: u32 = 0u;      // 0 unary, 1 binary, 2 compare, 3 where, 4 copy, 5 fill
+override MODE: u32 = 0u;      // 0 unary, 1 binary, 2 compare, 3 where, 4 copy, 5 fill, 6 gather
 override OP: u32 = 0u;        // the op's index in rust/op.rs (UnaryOp, BinaryOp, CmpOp)
 override DT: u32 = 8u;        // dtype of a and b (the compute dtype)
 override DT_C: u32 = 0u;      // dtype of the where-condition
@@ -124,6 +127,9 @@ fn compute(o: vec4<u32>) -> u32 {
                 return f_to_bits(f32(ta_i(o.x, DT)), DT_OUT);
             }
             return i_to_bits(ta_i(o.x, DT), DT_OUT);
+        }
+        case 6u: {
+            return ta_bits(u32(i32(o.x) + tc_i(o.z, DT_C) * bitcast<i32>(prm[2])), DT);
         }
         default: {
             return prm[2];

@@ -93,7 +93,7 @@ pub fn scan(op: ScanOp, src: View, dtype: DType, dim: usize, outs: &[Out]) -> Re
             ScanOp::Sum | ScanOp::Prod => {
                 let (init, f): (<T as RElem>::W, fn(<T as RElem>::W, <T as RElem>::W) -> <T as RElem>::W) =
                     if op == ScanOp::Sum { (T::w_zero(), T::w_add) } else { (T::w_one(), T::w_mul) };
-                let step = move |s, v: T, _| f(s, v.widen());
+                let step = move |s, v: T, _| f(s, RElem::widen(v));
                 if o.dtype == DType::I64 && !T::FLOAT {
                     let q = SendPtr(o.buf.as_ptr() as *mut i64);
                     scan_engine(x, off, dims, init, step, |i, s| unsafe { *q.at(i as isize) = T::w_i64(s) });

@@ -190,6 +190,13 @@ pub fn select_where(cond: (&GpuBuffer, &Layout, DType), a: Arg, b: Arg, dtype: D
     elementwise(3, 0, dtype, a, b, Some(cond), (out.0, out.1, dtype), 0)
 }
 
+/// out[p] = src[base(p) + index[p] * dim_stride] (see cpu::gather::gather), elements moved as
+/// raw bits of `dtype`; the int64 indices are already bounds-checked.
+pub fn gather(src_base: (&GpuBuffer, &Layout), dim_stride: isize, index: (&GpuBuffer, &Layout), out: (&GpuBuffer, &Layout), dtype: DType) -> Result<()> {
+    let stride = i32_of(dim_stride)?;
+    elementwise(6, 0, dtype, Arg::View(src_base.0, src_base.1), Arg::Scalar(stride), Some((index.0, index.1, DType::I64)), (out.0, out.1, dtype), 0)
+}
+
 pub fn copy_cast(src: Arg, sd: DType, out: (&GpuBuffer, &Layout, DType)) -> Result<()> {
     elementwise(4, 0, sd, src, Arg::Scalar(0), None, out, 0)
 }

@@ -317,10 +317,6 @@ fn index_put_recorded(t: &Tensor, idx: &[TensorIndex], value: Option<&Tensor>, f
 }
 
 fn index_raw(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
-    if t.device() != Device::Cpu && has_advanced(idx) {
-        // Gathered on a host copy; the result goes back to t's device.
-        return index_raw(&t.to_device(Device::Cpu)?, idx)?.to_device(t.device());
-    }
     let r = resolve(t, idx)?;
     if r.advanced.is_empty() {
         return Ok(r.view);
@@ -333,16 +329,31 @@ fn index_raw(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
         return Err(e.clone());
     }
     let bases = p.bases(view);
-    let rest = p.rest_offsets(view);
     let es = view.dtype().size();
-    let out = Tensor::empty(&gshape, view.dtype(), Device::Cpu)?;
-    let (src, dst) = (cpu_ptr(view)?, cpu_ptr(&out)?);
-    let mut k = 0usize;
-    for &b in &bases {
-        for &o in &rest {
-            // SAFETY: b + o lies in the view's span (indices were bounds-checked); k < numel(out).
-            unsafe { std::ptr::copy_nonoverlapping(src.offset((b + o) * es as isize), dst.add(k * es), es) };
-            k += 1;
+    let out = Tensor::empty(&gshape, view.dtype(), view.device())?;
+    if view.device() != Device::Cpu {
+        // gathered on the device: out[b, r] = storage[bases[b] + rest offset of r], a gather
+        // whose index is the element offset of each indexed position (its source stride 0
+        // over the indexed dims, the view's strides over the rest)
+        let nb = p.bshape.len();
+        let offsets = Tensor::from_vec(bases.iter().map(|&b| b as i64).collect::<Vec<i64>>(), &p.bshape)?.to_device(view.device())?;
+        let mut src_strides: crate::shape::Strides = smallvec::smallvec![0; nb];
+        src_strides.extend(p.rest.iter().map(|&d| view.strides()[d]));
+        let mut idx_strides = contiguous_strides(&p.bshape);
+        idx_strides.extend(p.rest.iter().map(|_| 0));
+        let src_base = Layout::new(gshape.clone(), src_strides, 0);
+        let il = Layout::new(gshape.clone(), idx_strides, offsets.offset());
+        view.storage().gather(&src_base, 1, offsets.storage(), &il, out.storage(), out.layout(), es)?;
+    } else {
+        let rest = p.rest_offsets(view);
+        let (src, dst) = (cpu_ptr(view)?, cpu_ptr(&out)?);
+        let mut k = 0usize;
+        for &b in &bases {
+            for &o in &rest {
+                // SAFETY: b + o lies in the view's span (indices were bounds-checked); k < numel(out).
+                unsafe { std::ptr::copy_nonoverlapping(src.offset((b + o) * es as isize), dst.add(k * es), es) };
+                k += 1;
+            }
         }
     }
     let perm = p.to_result_perm();

@@ -1254,3 +1254,31 @@ def test_native_gather_on_strided_operands(dtype):
         check_gpu(lambda s, i: s.gather(dim, i), src, idx, where=f"{dtype} dim {dim}")
     check_gpu(lambda s, i: s.gather(0, i), x[0, 0], rgrad.tensor([3, 0, 3, 1]), where="1-d")
     check_gpu(lambda s, i: s.gather(0, i), x[0, 0, 0], rgrad.tensor(0), where="0-d")
+
+
+@requires_gpu
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+def test_native_advanced_indexing(dtype):
+    # x[...] with tensor indices gathers on the device; the CPU result is the oracle, through
+    # numpy's rules (adjacent advanced indices in place, separated ones first), negative and
+    # int32 indices, masks, 2-D indices and empty results
+    rng = np.random.default_rng(11)
+    x = rgrad.from_numpy(rng.standard_normal((4, 5, 6)).astype(np.float32) * 40).to(getattr(rgrad, dtype))
+    i = rgrad.tensor([3, -1, 0, 3])
+    j = rgrad.tensor([[0, 4], [2, -5]])
+    cases = {
+        "one": lambda x, i, j: x[i],
+        "middle": lambda x, i, j: x[:, i % 5],
+        "2-d index": lambda x, i, j: x[:, j],
+        "adjacent pair": lambda x, i, j: x[:, j, j],
+        "separated pair": lambda x, i, j: x[j, :, j],
+        "after a slice and step": lambda x, i, j: x[1:, ::2, i],
+        "transposed source": lambda x, i, j: x.transpose(0, 2)[i],
+        "int32": lambda x, i, j: x[i.int()],
+        "mask": lambda x, i, j: x[x.float() > 0],
+        "mask rows": lambda x, i, j: x[rgrad.tensor([True, False, True, True])._to_device(x.device)],
+        "empty": lambda x, i, j: x[i[:0]],
+        "with None": lambda x, i, j: x[None, i, ..., 1],
+    }
+    for name, fn in cases.items():
+        check_gpu(fn, x, i, j, where=f"{dtype} {name}")

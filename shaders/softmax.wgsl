@@ -1,5 +1,6 @@
 // softmax / log_softmax along one dim: one workgroup per row (a row is every position of the
-// other dims), three passes over the row: max, sum of exponentials, write.
+// other dims), three passes over the row: max, sum of exponentials, write. Also cumsum and
+// cumprod (`scan`, at the end).
 //
 // prm: [0] rows, [1] row length, [2] outer rank, [3] 1 for log_softmax, [4] input offset,
 // [5] output offset, [6] input stride along the dim, [7] output stride along the dim,
@@ -93,5 +94,50 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
             y = exp(x) / s;
         }
         out_store_a(u32(b.y + i32(j) * so), DT, f_to_bits(y, DT));
+    }
+}
+
+// cumsum (prm[3] = 0) / cumprod (prm[3] = 1) along the dim, same prm layout: one workgroup per
+// row, 256 positions at a time, each block scanned in workgroup memory (Hillis-Steele) and
+// combined with the running total of the blocks before it.
+fn scan_combine(a: f32, b: f32) -> f32 {
+    if (prm[3] == 1u) {
+        return a * b;
+    }
+    return a + b;
+}
+
+@compute @workgroup_size(256)
+fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let row = wid.y * nwg.x + wid.x;
+    let valid = row < prm[0];
+    let b = row_bases(min(row, max(prm[0], 1u) - 1u));
+    let n = prm[1];
+    let si = i32(prm[6]);
+    let so = i32(prm[7]);
+    let identity = select(0.0, 1.0, prm[3] == 1u);
+    var carry = identity;
+    for (var j0 = 0u; j0 < n; j0 = j0 + WG) {
+        let j = j0 + lid;
+        var v = identity;
+        if (j < n) {
+            v = ta_f(u32(b.x + i32(j) * si), DT);
+        }
+        shf[lid] = v;
+        workgroupBarrier();
+        for (var w = 1u; w < WG; w = w << 1u) {
+            var t = shf[lid];
+            if (lid >= w) {
+                t = scan_combine(shf[lid - w], t);
+            }
+            workgroupBarrier();
+            shf[lid] = t;
+            workgroupBarrier();
+        }
+        if (valid && j < n) {
+            out_store_a(u32(b.y + i32(j) * so), DT, f_to_bits(scan_combine(carry, shf[lid]), DT));
+        }
+        carry = scan_combine(carry, shf[WG - 1u]);
+        workgroupBarrier();
     }
 }

@@ -45,7 +45,7 @@ pub const SOFTMAX: Kernel = Kernel {
     body: include_str!("../../shaders/softmax.wgsl"),
     inputs: &["ta"],
     outputs: &["out"],
-    entries: &["softmax"],
+    entries: &["softmax", "scan"],
     bindings: &[1, 4, 5],
 };
 

@@ -310,7 +310,18 @@ pub fn reduce(op: ReduceOp, src: &GpuBuffer, l: &Layout, dtype: DType, reduced: 
 }
 
 /// softmax / log_softmax of src[l] along `dim` into dst[dl] (same shape).
+/// cumsum (`prod` false) or cumprod of a float tensor along `dim`, on softmax's row layout.
+pub fn scan(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, prod: bool, dst: &GpuBuffer, dl: &Layout) -> Result<()> {
+    rows_kernel("scan", src, l, dtype, dim, prod, dst, dl)
+}
+
 pub fn softmax(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, log: bool, dst: &GpuBuffer, dl: &Layout) -> Result<()> {
+    rows_kernel("softmax", src, l, dtype, dim, log, dst, dl)
+}
+
+/// One workgroup per row along `dim` (softmax.wgsl); `flag` is prm[3].
+#[allow(clippy::too_many_arguments)]
+fn rows_kernel(entry: &'static str, src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, flag: bool, dst: &GpuBuffer, dl: &Layout) -> Result<()> {
     let ctx = context()?;
     let mut os = vec![];
     let (mut ist, mut ost) = (vec![], vec![]);
@@ -334,7 +345,7 @@ pub fn softmax(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, log: bool,
     meta[0] = rows as u32;
     meta[1] = len as u32;
     meta[2] = os.len() as u32;
-    meta[3] = log as u32;
+    meta[3] = flag as u32;
     meta[4] = i32_of(l.offset as isize)?;
     meta[5] = i32_of(dl.offset as isize)?;
     meta[6] = i32_of(l.strides.get(dim).copied().unwrap_or(0))?;
@@ -345,7 +356,7 @@ pub fn softmax(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, log: bool,
         meta[24 + d] = i32_of(st[1][d])?;
     }
     let x = (rows as u32).min(65535);
-    ctx.dispatch(&SOFTMAX, "softmax", &[("DT", dt_code(dtype)?)], &meta, &[(1, src.raw()), (5, dst.raw())], (x, (rows as u32).div_ceil(x), 1))
+    ctx.dispatch(&SOFTMAX, entry, &[("DT", dt_code(dtype)?)], &meta, &[(1, src.raw()), (5, dst.raw())], (x, (rows as u32).div_ceil(x), 1))
 }
 
 /// dst = alpha * a @ b (+ beta * dst) over a shared batch shape; dst is float32, a and b any

@@ -29,6 +29,19 @@ fn row_bases(row: u32) -> vec2<i32> {
     return o;
 }
 
+struct Row {
+    // a workgroup past the last row works on the last one (its barriers stay uniform) but
+    // writes nothing
+    valid: bool,
+    // element offsets of the row's first input and output
+    b: vec2<i32>,
+}
+
+fn workgroup_row(wid: vec3<u32>, nwg: vec3<u32>) -> Row {
+    let row = wid.y * nwg.x + wid.x;
+    return Row(row < prm[0], row_bases(min(row, max(prm[0], 1u) - 1u)));
+}
+
 fn wg_max(lid: u32, v: f32) -> f32 {
     shf[lid] = v;
     workgroupBarrier();
@@ -61,9 +74,9 @@ fn wg_sum(lid: u32, v: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let row = wid.y * nwg.x + wid.x;
-    let valid = row < prm[0];
-    let b = row_bases(min(row, max(prm[0], 1u) - 1u));
+    let r = workgroup_row(wid, nwg);
+    let valid = r.valid;
+    let b = r.b;
     let n = prm[1];
     let si = i32(prm[6]);
     let so = i32(prm[7]);
@@ -109,9 +122,9 @@ fn scan_combine(a: f32, b: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let row = wid.y * nwg.x + wid.x;
-    let valid = row < prm[0];
-    let b = row_bases(min(row, max(prm[0], 1u) - 1u));
+    let r = workgroup_row(wid, nwg);
+    let valid = r.valid;
+    let b = r.b;
     let n = prm[1];
     let si = i32(prm[6]);
     let so = i32(prm[7]);

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     NotImplemented,
     /// torch._C._LinAlgError, a RuntimeError raised when a factorization fails.
     LinAlg,
+    /// torch.OutOfMemoryError, a RuntimeError raised when device memory runs out.
+    OutOfMemory,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -76,6 +78,9 @@ impl Error {
     }
     pub fn value(msg: impl Into<String>) -> Self {
         Error::Msg { kind: ErrorKind::Value, msg: msg.into() }
+    }
+    pub fn out_of_memory(msg: impl Into<String>) -> Self {
+        Error::Msg { kind: ErrorKind::OutOfMemory, msg: msg.into() }
     }
     pub fn linalg(msg: impl Into<String>) -> Self {
         Error::Msg { kind: ErrorKind::LinAlg, msg: msg.into() }

@@ -19,9 +19,10 @@ pytestmark = requires_gpu
 
 def test_tensor_above_the_buffer_limit_raises_and_the_device_survives():
     x = gpu(rgrad.arange(6, dtype=rgrad.float32))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(rgrad.OutOfMemoryError):
         # 2**34 float32 = 64 GiB: over any adapter's max_buffer_size (lavapipe's is 2-4 GiB)
         rgrad.empty(2 ** 34, device="gpu")
+    assert issubclass(rgrad.OutOfMemoryError, RuntimeError)
     with pytest.raises(RuntimeError):
         gpu(rgrad.ones(1)).expand(2 ** 34).contiguous()
     np.testing.assert_array_equal(to_np(x * 2), np.arange(6, dtype=np.float32) * 2)
@@ -84,6 +85,8 @@ OUT_OF_MEMORY = textwrap.dedent("""
     except RuntimeError as e:
         err = e
     assert err is not None and "out of memory" in str(err), (len(held), err)
+    # torch's class for it, a RuntimeError subclass, under both of torch's names
+    assert type(err) is rgrad.OutOfMemoryError is rgrad.cuda.OutOfMemoryError, type(err)
     print("HELD", len(held), "ERROR", str(err).splitlines()[0])
     del held
     rgrad.gpu.empty_cache()

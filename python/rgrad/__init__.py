@@ -89,6 +89,7 @@ from ._return_types import return_types  # noqa: F401
 from . import linalg, nn, optim, utils, gpu  # noqa: F401
 
 cuda = gpu  # torch's spelling, so `torch.cuda.is_available()` code runs
+OutOfMemoryError = gpu.OutOfMemoryError
 _sys.modules[__name__ + ".cuda"] = gpu
 from .serialization import *  # noqa: F401,F403
 from .serialization import __all__ as _ser_all

@@ -19,8 +19,13 @@ __all__ = [
     "max_memory_allocated", "memory_reserved", "max_memory_reserved", "reset_peak_memory_stats",
     "reset_max_memory_allocated", "memory_stats", "empty_cache", "buffer_count", "manual_seed",
     "manual_seed_all", "seed", "seed_all", "initial_seed", "is_bf16_supported", "is_initialized", "init",
-    "device", "device_of",
+    "device", "device_of", "OutOfMemoryError",
 ]
+
+# torch.cuda.OutOfMemoryError is torch.OutOfMemoryError: a RuntimeError raised when the device's
+# memory (or its per-buffer limit) cannot hold an allocation
+OutOfMemoryError = _C.OutOfMemoryError
+OutOfMemoryError.__module__ = "rgrad"
 
 _available = None
 _peak_allocated = 0

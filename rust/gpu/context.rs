@@ -433,7 +433,7 @@ impl Context {
     pub fn create_buffer(&self, size: u64) -> Result<wgpu::Buffer> {
         let max = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size as _) as u64;
         if size > max {
-            return Err(Error::runtime(format!(
+            return Err(Error::out_of_memory(format!(
                 "GPU out of memory: tried to allocate {size} bytes in one tensor, above this device's limit of {max} bytes per buffer"
             )));
         }
@@ -445,7 +445,7 @@ impl Context {
             mapped_at_creation: false,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::runtime(format!("GPU out of memory: tried to allocate {size} bytes ({e})")));
+            return Err(Error::out_of_memory(format!("GPU out of memory: tried to allocate {size} bytes ({e})")));
         }
         Ok(buf)
     }

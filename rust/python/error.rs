@@ -6,6 +6,8 @@ use pyo3::PyErr;
 
 // torch._C._LinAlgError: a RuntimeError subclass, exposed as rgrad.linalg.LinAlgError.
 pyo3::create_exception!(rgrad._C, _LinAlgError, PyRuntimeError);
+// torch.OutOfMemoryError (also torch.cuda.OutOfMemoryError): a RuntimeError subclass.
+pyo3::create_exception!(rgrad._C, OutOfMemoryError, PyRuntimeError);
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
@@ -24,6 +26,7 @@ impl From<Error> for PyErr {
             ErrorKind::Value => PyValueError::new_err(msg),
             ErrorKind::NotImplemented => PyNotImplementedError::new_err(msg),
             ErrorKind::LinAlg => _LinAlgError::new_err(msg),
+            ErrorKind::OutOfMemory => OutOfMemoryError::new_err(msg),
         }
     }
 }

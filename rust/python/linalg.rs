@@ -107,6 +107,7 @@ fn _linalg_matrix_power(py: Python<'_>, a: &Bound<'_, PyAny>, n: i64) -> PyResul
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("_LinAlgError", m.py().get_type::<_LinAlgError>())?;
+    m.add("OutOfMemoryError", m.py().get_type::<super::error::OutOfMemoryError>())?;
     m.add_function(wrap_pyfunction!(_linalg_inv, m)?)?;
     m.add_function(wrap_pyfunction!(_linalg_det, m)?)?;
     m.add_function(wrap_pyfunction!(_linalg_slogdet, m)?)?;

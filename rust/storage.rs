@@ -423,14 +423,13 @@ impl Storage {
 
     /// Cumulative op along `dim` of contiguous self[l].
     pub fn scan(&self, op: crate::op::ScanOp, l: &Layout, dtype: DType, dim: usize, outs: &[(&Storage, DType)]) -> Result<()> {
-        match (self, Self::cpu_outs(outs)) {
-            (Storage::Cpu(b), Some(co)) => crate::cpu::scan::scan(op, View::new(b, l), dtype, dim, &co),
-            (Storage::Gpu(b), _)
-                if matches!(op, crate::op::ScanOp::Sum | crate::op::ScanOp::Prod) && dtype.is_float() && dtype != DType::F64
-                    && outs.len() == 1 && outs[0].1 == dtype && !l.shape.is_empty() =>
+        use crate::op::ScanOp;
+        match (self, outs, Self::cpu_outs(outs)) {
+            (Storage::Cpu(b), _, Some(co)) => crate::cpu::scan::scan(op, View::new(b, l), dtype, dim, &co),
+            (Storage::Gpu(b), [(Storage::Gpu(o), odt)], _)
+                if matches!(op, ScanOp::Sum | ScanOp::Prod) && dtype.is_float() && dtype != DType::F64 && *odt == dtype && !l.shape.is_empty() =>
             {
-                let Storage::Gpu(o) = outs[0].0 else { return self.outs_via_host(outs, |s, o| s.scan(op, l, dtype, dim, o)) };
-                gl::scan(b, l, dtype, dim, op == crate::op::ScanOp::Prod, o, &Layout::contiguous(&l.shape))
+                gl::scan(b, l, dtype, dim, op == ScanOp::Prod, o, &Layout::contiguous(&l.shape))
             }
             _ => self.outs_via_host(outs, |s, o| s.scan(op, l, dtype, dim, o)),
         }

@@ -35,11 +35,13 @@ struct Row {
     valid: bool,
     // element offsets of the row's first input and output
     b: vec2<i32>,
+    // input and output strides along the row
+    st: vec2<i32>,
 }
 
 fn workgroup_row(wid: vec3<u32>, nwg: vec3<u32>) -> Row {
     let row = wid.y * nwg.x + wid.x;
-    return Row(row < prm[0], row_bases(min(row, max(prm[0], 1u) - 1u)));
+    return Row(row < prm[0], row_bases(min(row, max(prm[0], 1u) - 1u)), vec2<i32>(i32(prm[6]), i32(prm[7])));
 }
 
 fn wg_max(lid: u32, v: f32) -> f32 {
@@ -78,11 +80,10 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let valid = r.valid;
     let b = r.b;
     let n = prm[1];
-    let si = i32(prm[6]);
-    let so = i32(prm[7]);
+    let st = r.st;
     var m = -f_inf();
     for (var j = lid; j < n; j = j + WG) {
-        let x = ta_f(u32(b.x + i32(j) * si), DT);
+        let x = ta_f(u32(b.x + i32(j) * st.x), DT);
         m = select(max(m, x), x + m, is_nan(x) || is_nan(m));
     }
     m = wg_max(lid, m);
@@ -91,7 +92,7 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let shift = m;
     var s = 0.0;
     for (var j = lid; j < n; j = j + WG) {
-        s = s + exp(ta_f(u32(b.x + i32(j) * si), DT) - shift);
+        s = s + exp(ta_f(u32(b.x + i32(j) * st.x), DT) - shift);
     }
     s = wg_sum(lid, s);
     let ls = log(s);
@@ -99,14 +100,14 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
         return;
     }
     for (var j = lid; j < n; j = j + WG) {
-        let x = ta_f(u32(b.x + i32(j) * si), DT) - shift;
+        let x = ta_f(u32(b.x + i32(j) * st.x), DT) - shift;
         var y: f32;
         if (prm[3] != 0u) {
             y = x - ls;
         } else {
             y = exp(x) / s;
         }
-        out_store_a(u32(b.y + i32(j) * so), DT, f_to_bits(y, DT));
+        out_store_a(u32(b.y + i32(j) * st.y), DT, f_to_bits(y, DT));
     }
 }
 
@@ -126,15 +127,14 @@ fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let valid = r.valid;
     let b = r.b;
     let n = prm[1];
-    let si = i32(prm[6]);
-    let so = i32(prm[7]);
+    let st = r.st;
     let identity = select(0.0, 1.0, prm[3] == 1u);
     var carry = identity;
     for (var j0 = 0u; j0 < n; j0 = j0 + WG) {
         let j = j0 + lid;
         var v = identity;
         if (j < n) {
-            v = ta_f(u32(b.x + i32(j) * si), DT);
+            v = ta_f(u32(b.x + i32(j) * st.x), DT);
         }
         shf[lid] = v;
         workgroupBarrier();
@@ -148,7 +148,7 @@ fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             workgroupBarrier();
         }
         if (valid && j < n) {
-            out_store_a(u32(b.y + i32(j) * so), DT, f_to_bits(scan_combine(carry, shf[lid]), DT));
+            out_store_a(u32(b.y + i32(j) * st.y), DT, f_to_bits(scan_combine(carry, shf[lid]), DT));
         }
         carry = scan_combine(carry, shf[WG - 1u]);
         workgroupBarrier();

@@ -245,6 +245,22 @@ fn cumprod_backward_with_zeros(g: &Tensor, x: &Tensor, out: &Tensor, d: usize) -
     Tensor::cat(&parts, dd)
 }
 
+/// `sum_{j >= i} v_j` along dim d, summed from the end (not `total - cumsum + v`, whose
+/// cancellation loses the small suffixes).
+fn reversed_cumsum(v: &Tensor, d: usize) -> Result<Tensor> {
+    let flip = |x: &Tensor| -> Result<Tensor> {
+        let n = x.shape()[d];
+        let rev = Tensor::from_vec((0..n as i64).rev().collect::<Vec<i64>>(), &[n])?.to_device(x.device())?;
+        let mut at = vec![1i64; x.ndim()];
+        at[d] = n as i64;
+        x.gather(d as isize, &rev.reshape(&at)?.expand(&i64s(x.shape()))?)
+    };
+    if v.ndim() == 0 {
+        return Ok(v.clone());
+    }
+    flip(&flip(v)?.cumulative(crate::op::ScanOp::Sum, d as isize, None)?)
+}
+
 /// Which tensor a unary rule needs: `Some(true)` its output, `Some(false)` its input.
 pub fn unary_saves(op: UnaryOp) -> Option<bool> {
     use UnaryOp::*;
@@ -725,24 +741,15 @@ pub fn backward(op: &GradOp, node: &Arc<Node>, grads: &[Option<Tensor>]) -> Resu
             let others = Tensor::where_(&no_zero, &t(&none), &t(&Tensor::where_(&one_zero, &t(&single), &s(0.0))?))?;
             one(mul(&g, &others)?)
         }
-        // reversed cumulative sum: sum_{j >= i} g_j = total - cumsum + g
-        GradOp::Cumsum(d) => {
-            let d = *d as isize;
-            let total = g.sum(Some(&[d]), true, None)?;
-            let c = g.cumulative(crate::op::ScanOp::Sum, d, None)?;
-            one(sub(&total, &c)?.binary(B::Add, &t(g))?)
-        }
+        // reversed cumulative sum: dx_i = sum_{j >= i} g_j
+        GradOp::Cumsum(d) => one(reversed_cumsum(g, *d)?),
         // d out_j / d x_i = out_j / x_i for j >= i (inputs without zeros)
         GradOp::Cumprod(d) => {
             let (x, out) = (saved(0)?, saved(1)?);
             if x.compare(CmpOp::Eq, &s(0.0))?.to_vec::<bool>()?.iter().any(|&z| z) {
                 return one(cumprod_backward_with_zeros(g, &x, &out, *d)?);
             }
-            let d = *d as isize;
-            let go = mul(g, &out)?;
-            let total = go.sum(Some(&[d]), true, None)?;
-            let c = go.cumulative(crate::op::ScanOp::Sum, d, None)?;
-            one(div(&sub(&total, &c)?.binary(B::Add, &t(&go))?, &x)?)
+            one(div(&reversed_cumsum(&mul(g, &out)?, *d)?, &x)?)
         }
         // the gradient goes to the extreme elements, split evenly between ties
         GradOp::Extreme(dims, keepdim, _) => {

@@ -390,13 +390,6 @@ pub fn index_put(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> 
 }
 
 fn index_put_raw(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> {
-    if t.device() != Device::Cpu && has_advanced(idx) {
-        // Written into a host copy, which then replaces t's elements on its device.
-        t.check_writable()?;
-        let host = t.to_device(Device::Cpu)?;
-        index_put_raw(&host, idx, &value.to_device(Device::Cpu)?)?;
-        return t.copy_(&host.to_device(t.device())?);
-    }
     let r = resolve(t, idx)?;
     if r.advanced.is_empty() {
         return r.view.copy_(value);
@@ -423,6 +416,24 @@ fn index_put_raw(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> 
     let v = v.permute(&inv)?.to_dtype(t.dtype())?.deep_clone()?;
     t.check_writable()?;
     let bases = p.bases(view);
+    if view.device() != Device::Cpu {
+        // scattered on the device, index_raw's gather run backwards: storage[bases[b] + rest
+        // offset of r] = v[b, r] (a repeated position keeps one of its values, as on CUDA)
+        let nb = p.bshape.len();
+        let gshape: Dims = v.shape().into();
+        let offsets = Tensor::from_vec(bases.iter().map(|&b| b as i64).collect::<Vec<i64>>(), &p.bshape)?.to_device(view.device())?;
+        let mut dst_strides: crate::shape::Strides = smallvec::smallvec![0; nb];
+        dst_strides.extend(p.rest.iter().map(|&d| view.strides()[d]));
+        let mut idx_strides = contiguous_strides(&p.bshape);
+        idx_strides.extend(p.rest.iter().map(|_| 0));
+        let dst_base = Layout::new(gshape.clone(), dst_strides, 0);
+        let il = Layout::new(gshape, idx_strides, offsets.offset());
+        let v = if v.device() == view.device() { v } else { v.to_device(view.device())? };
+        view.storage()
+            .scatter(&dst_base, 1, offsets.storage(), &il, v.storage(), v.layout(), view.dtype(), crate::cpu::gather::ScatterReduce::Replace)?;
+        t.bump_version();
+        return Ok(());
+    }
     let rest = p.rest_offsets(view);
     let es = view.dtype().size();
     let (src, dst) = (cpu_ptr(&v)?, cpu_ptr(view)?);

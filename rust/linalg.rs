@@ -86,8 +86,9 @@ fn raise(info: &[i32], batched: bool, prefix: &str, msg: impl Fn(i32) -> String)
     Ok(())
 }
 
-fn info_tensor(info: Vec<i32>, batch: &[usize]) -> Result<Tensor> {
-    Tensor::from_vec(info, batch)
+/// The `*_ex` info codes, on the device of the input they describe (as torch's).
+fn info_tensor(info: Vec<i32>, batch: &[usize], device: crate::device::Device) -> Result<Tensor> {
+    Tensor::from_vec(info, batch)?.to_device(device)
 }
 
 fn svd_message(code: i32) -> String {
@@ -116,7 +117,7 @@ pub fn inv(a: &Tensor, check: bool) -> Result<(Tensor, Tensor)> {
     if check {
         raise(&info, nb > 0, name, inv_message)?;
     }
-    Ok((out.into_iter().next().unwrap(), info_tensor(info, batch_of(a))?))
+    Ok((out.into_iter().next().unwrap(), info_tensor(info, batch_of(a), a.device())?))
 }
 
 /// linalg.det; `name` is what the messages call it.
@@ -174,7 +175,7 @@ pub fn solve(a: &Tensor, b: &Tensor, left: bool, check: bool) -> Result<(Tensor,
     }
     let x = out.into_iter().next().unwrap();
     let x = if vector { x.squeeze(Some(&[-1]))? } else { x };
-    Ok((x, info_tensor(info, &batch)?))
+    Ok((x, info_tensor(info, &batch, a.device())?))
 }
 
 /// linalg.cholesky / cholesky_ex: (L, info); `upper` returns L^T, factoring A's upper triangle.
@@ -189,7 +190,7 @@ pub fn cholesky(a: &Tensor, upper: bool, check: bool) -> Result<(Tensor, Tensor)
             format!("The factorization could not be completed because the input is not positive-definite (the leading minor of order {k} is not positive-definite).")
         })?;
     }
-    Ok((out.into_iter().next().unwrap(), info_tensor(info, batch_of(a))?))
+    Ok((out.into_iter().next().unwrap(), info_tensor(info, batch_of(a), a.device())?))
 }
 
 pub fn qr_mode(mode: &str) -> Result<QrMode> {

@@ -2,14 +2,19 @@
 //! place (see cpu::optim). The caller (rgrad.optim) runs these under no_grad; the writes bypass
 //! autograd recording but bump every written tensor's version counter like other in-place ops.
 //!
-//! A group the kernels cannot take (dtype other than float32/float64, a non-contiguous or
-//! mismatched tensor, a gradient aliasing its parameter) returns `Ok(false)` before anything
-//! is written, and the caller runs its composite path instead.
+//! A group the kernels cannot take (dtype other than float32/float64 — float32 on the GPU —,
+//! a non-contiguous or mismatched tensor, a gradient aliasing its parameter) returns
+//! `Ok(false)` before anything is written, and the caller runs its composite path instead.
+//! SGD and Adam/AdamW have GPU kernels (shaders/optim.wgsl, one dispatch per parameter);
+//! RMSprop and Adagrad groups on the GPU take the composite path.
 
 use crate::cpu::optim::{self as kernel, AdagradParam, AdamParam, RmspropParam, SgdParam};
 use crate::cpu::View;
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
+use crate::device::Device;
+use crate::gpu::launch::{self as gl, OptimArg};
+use crate::storage::Storage;
 use crate::tensor::Tensor;
 
 pub use crate::cpu::optim::{AdagradConfig, AdamConfig, RmspropConfig, SgdConfig};
@@ -18,13 +23,28 @@ fn view(t: &Tensor) -> View<'_> {
     View::new(t.storage().as_cpu().expect("fusable() admits CPU tensors only"), t.layout())
 }
 
-/// Whether the kernels can update `state` alongside `param`: same dtype and shape, contiguous,
-/// on the CPU, and not sharing memory with the parameter.
+/// A GPU tensor's buffer and element offset (`fusable` admitted it).
+fn gpu_arg(t: &Tensor) -> OptimArg<'_> {
+    match t.storage() {
+        Storage::Gpu(b) => (b, t.offset()),
+        Storage::Cpu(_) => unreachable!("fusable() keeps a group on one device"),
+    }
+}
+
+/// Whether the kernels can update `state` alongside `param`: same dtype, shape and device,
+/// contiguous, and not sharing memory with the parameter. The CPU kernels take float32 and
+/// float64, the GPU's float32.
 fn fusable(param: &Tensor, others: &[&Tensor]) -> bool {
-    let ok = |t: &Tensor| t.is_contiguous() && t.storage().as_cpu().is_some() && t.dtype() == param.dtype();
-    matches!(param.dtype(), DType::F32 | DType::F64)
-        && ok(param)
-        && others.iter().all(|o| ok(*o) && o.shape() == param.shape() && !o.overlaps(param))
+    let ok = |t: &Tensor| t.is_contiguous() && t.device() == param.device() && t.dtype() == param.dtype();
+    let dtype_ok = match param.device() {
+        Device::Cpu => matches!(param.dtype(), DType::F32 | DType::F64),
+        Device::Gpu(_) => param.dtype() == DType::F32,
+    };
+    dtype_ok && ok(param) && others.iter().all(|o| ok(*o) && o.shape() == param.shape() && !o.overlaps(param))
+}
+
+fn on_gpu(params: &[Tensor]) -> bool {
+    params.first().is_some_and(|p| p.device() != Device::Cpu)
 }
 
 fn check_len(op: &str, what: &str, n: usize, got: usize) -> Result<()> {
@@ -50,10 +70,17 @@ pub fn sgd_step(params: &[Tensor], grads: &[Tensor], bufs: Option<&[Tensor]>, fi
     if !group_fusable(params, &[Some(grads), bufs]) {
         return Ok(false);
     }
-    let args: Vec<SgdParam> = (0..n)
-        .map(|k| SgdParam { param: view(&params[k]), grad: view(&grads[k]), buf: bufs.map(|b| view(&b[k])), first: first[k] })
-        .collect();
-    kernel::sgd(&args, group_dtype(params), c)?;
+    if on_gpu(params) {
+        for k in 0..n {
+            let buf = bufs.map(|b| gpu_arg(&b[k]));
+            gl::sgd_step(gpu_arg(&params[k]), gpu_arg(&grads[k]), buf, params[k].numel(), first[k], c)?;
+        }
+    } else {
+        let args: Vec<SgdParam> = (0..n)
+            .map(|k| SgdParam { param: view(&params[k]), grad: view(&grads[k]), buf: bufs.map(|b| view(&b[k])), first: first[k] })
+            .collect();
+        kernel::sgd(&args, group_dtype(params), c)?;
+    }
     bump_all(&[Some(params), bufs]);
     Ok(true)
 }
@@ -81,7 +108,7 @@ fn group_fusable(params: &[Tensor], lists: &[Option<&[Tensor]>]) -> bool {
     let dtype = group_dtype(params);
     params.iter().enumerate().all(|(k, p)| {
         let others: Vec<&Tensor> = lists.iter().flatten().map(|l| &l[k]).collect();
-        p.dtype() == dtype && fusable(p, &others)
+        p.dtype() == dtype && p.device() == params[0].device() && fusable(p, &others)
     })
 }
 
@@ -118,6 +145,14 @@ pub fn adam_step(
         return Ok(false);
     }
     let step_values = increment_steps("_fused_adam", steps)?;
+    if on_gpu(params) {
+        for k in 0..n {
+            let state = [Some(gpu_arg(&exp_avgs[k])), Some(gpu_arg(&exp_avg_sqs[k])), max_exp_avg_sqs.map(|m| gpu_arg(&m[k]))];
+            gl::adam_step(gpu_arg(&params[k]), gpu_arg(&grads[k]), state, params[k].numel(), step_values[k], c)?;
+        }
+        bump_all(&[Some(params), Some(exp_avgs), Some(exp_avg_sqs), max_exp_avg_sqs]);
+        return Ok(true);
+    }
     let args: Vec<AdamParam> = (0..n)
         .map(|k| AdamParam {
             param: view(&params[k]),
@@ -156,7 +191,7 @@ pub fn rmsprop_step(
             check_len("_fused_rmsprop", what, n, l.len())?;
         }
     }
-    if !group_fusable(params, &[Some(grads), Some(square_avgs), grad_avgs, momentum_buffers]) {
+    if on_gpu(params) || !group_fusable(params, &[Some(grads), Some(square_avgs), grad_avgs, momentum_buffers]) {
         return Ok(false);
     }
     increment_steps("_fused_rmsprop", steps)?;
@@ -180,7 +215,7 @@ pub fn adagrad_step(params: &[Tensor], grads: &[Tensor], sums: &[Tensor], steps:
     check_len("_fused_adagrad", "gradients", n, grads.len())?;
     check_len("_fused_adagrad", "state sums", n, sums.len())?;
     check_len("_fused_adagrad", "state steps", n, steps.len())?;
-    if !group_fusable(params, &[Some(grads), Some(sums)]) {
+    if on_gpu(params) || !group_fusable(params, &[Some(grads), Some(sums)]) {
         return Ok(false);
     }
     let step_values = increment_steps("_fused_adagrad", steps)?;

@@ -7,6 +7,7 @@
 //! section of the README lists which ops take that path.
 
 use crate::cpu::elementwise::{self as ew, Operand as CpuOperand};
+use crate::cpu::gather::ScatterReduce;
 use crate::cpu::random::Distribution;
 use crate::cpu::{CpuBuffer, View};
 use crate::device::Device;
@@ -40,8 +41,24 @@ struct Hosted<'a> {
     copies: Vec<Option<Storage>>,
 }
 
+/// How many ops have run on host copies of GPU storage (`_C._gpu_host_round_trips`): tests
+/// assert that the ops a training step uses keep it unchanged.
+static HOST_ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+
+pub fn host_round_trips() -> u64 {
+    HOST_ROUND_TRIPS.load(Ordering::Relaxed)
+}
+
+/// Counts one op that copies GPU operands to the host and back.
+pub fn note_host_round_trip() {
+    HOST_ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+}
+
 impl<'a> Hosted<'a> {
     fn new(ss: &[&'a Storage]) -> Result<Self> {
+        if ss.iter().any(|s| matches!(s, Storage::Gpu(_))) {
+            note_host_round_trip();
+        }
         let copies = ss
             .iter()
             .map(|s| match s {
@@ -295,12 +312,22 @@ impl Storage {
         src: &Storage,
         sl: &Layout,
         dtype: DType,
-        reduce: crate::cpu::gather::ScatterReduce,
+        reduce: ScatterReduce,
     ) -> Result<()> {
         match (self, index, src) {
             (Storage::Cpu(d), Storage::Cpu(i), Storage::Cpu(s)) => {
                 crate::cpu::gather::scatter(View::new(d, dst_base), dim_stride, View::new(i, il), View::new(s, sl), dtype, reduce);
                 Ok(())
+            }
+            (Storage::Gpu(d), Storage::Gpu(i), _) if raw_arg(src, sl, dtype.size()).is_some() => {
+                let op = match reduce {
+                    ScatterReduce::Replace => None,
+                    ScatterReduce::Sum => Some(BinaryOp::Add),
+                    ScatterReduce::Prod => Some(BinaryOp::Mul),
+                    ScatterReduce::Amax => Some(BinaryOp::Maximum),
+                    ScatterReduce::Amin => Some(BinaryOp::Minimum),
+                };
+                gl::scatter((d, dst_base), dim_stride, (i, il), raw_arg(src, sl, dtype.size()).expect("checked above"), dtype, op)
             }
             _ => {
                 let h = Hosted::new(&[self, index, src])?;
@@ -427,7 +454,9 @@ impl Storage {
         match (self, outs, Self::cpu_outs(outs)) {
             (Storage::Cpu(b), _, Some(co)) => crate::cpu::scan::scan(op, View::new(b, l), dtype, dim, &co),
             (Storage::Gpu(b), [(Storage::Gpu(o), odt)], _)
-                if matches!(op, ScanOp::Sum | ScanOp::Prod) && dtype.is_float() && dtype != DType::F64 && *odt == dtype && !l.shape.is_empty() =>
+                if !l.shape.is_empty()
+                    && ((matches!(op, ScanOp::Sum | ScanOp::Prod) && dtype.is_float() && dtype != DType::F64 && *odt == dtype)
+                        || (op == ScanOp::Sum && !dtype.is_float() && *odt == DType::I64)) =>
             {
                 gl::scan(b, l, dtype, dim, op == ScanOp::Prod, o, &Layout::contiguous(&l.shape))
             }

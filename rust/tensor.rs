@@ -869,9 +869,7 @@ impl Tensor {
         if device != Device::Cpu && self.dtype() == DType::I64 {
             let mut vals = bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8-byte chunk")));
             if let Some(v) = vals.find(|&v| i32::try_from(v).is_err()) {
-                return Err(Error::runtime(format!(
-                    "value {v} cannot be moved to the GPU: rgrad's GPU backend computes int64 tensors in 32 bits, so their values must lie in [-2147483648, 2147483647]"
-                )));
+                return Err(crate::gpu::launch::int64_range_error(v));
             }
         }
         let storage = Storage::from_host_bytes(device, &bytes)?;

@@ -4,12 +4,14 @@
 //
 // gather: out = a[locate(a) + c * stride along the gathered dim], with a's stride there 0, the
 // index c (bounds-checked on the host) in DT_C and the dim's stride in prm[2].
+// scatter, its adjoint: out[locate(out) + c * stride] (OP)= a over the index's shape, out's
+// stride along the dim 0 (see scatter_apply).
 //
 // prm (the metadata record): [0] numel, [1] rank, [2] scalar b (binary with a scalar; fill value), [3] scalar a, [4..8) element
 // offsets of a, b, c, out, [8..16) shape, then strides (in elements) of a, b, c, out at
 // 16, 24, 32, 40.
 
-override MODE: u32 = 0u;      // 0 unary, 1 binary, 2 compare, 3 where, 4 copy, 5 fill, 6 gather
+override MODE: u32 = 0u;      // 0 unary, 1 binary, 2 compare, 3 where, 4 copy, 5 fill, 6 gather, 7 scatter, 8 scatter's int64 high words
 override OP: u32 = 0u;        // the op's index in rust/op.rs (UnaryOp, BinaryOp, CmpOp)
 override DT: u32 = 8u;        // dtype of a and b (the compute dtype)
 override DT_C: u32 = 0u;      // dtype of the where-condition
@@ -137,6 +139,63 @@ fn compute(o: vec4<u32>) -> u32 {
     }
 }
 
+// Element e's bits within its word w replaced by b (dtypes of at most a word).
+fn insert(w: u32, e: u32, dt: u32, b: u32) -> u32 {
+    switch dt {
+        case 0u, 1u, 2u: {
+            let sh = (e & 3u) * 8u;
+            return (w & ~(0xffu << sh)) | ((b & 0xffu) << sh);
+        }
+        case 3u, 6u, 7u: {
+            let sh = (e & 1u) * 16u;
+            return (w & ~(0xffffu << sh)) | ((b & 0xffffu) << sh);
+        }
+        default: { return b; }
+    }
+}
+
+// One scatter element. OP 255 stores (duplicate indices: one of the values wins, as on CUDA);
+// otherwise OP is the BinaryOp combining the old value with a (add, mul, maximum, minimum),
+// applied through a compare-exchange loop on the element's word, since WGSL has no float
+// atomics and none for the bytes of narrow dtypes. (int64 combines its low words; a second
+// dispatch, MODE 8, then sign-extends them into the high words.)
+fn scatter_apply(o: vec4<u32>) {
+    let e = u32(i32(o.w) + tc_i(o.z, DT_C) * bitcast<i32>(prm[2]));
+    if (MODE == 8u) {
+        atomicStore(&out_a[2u * e + 1u], hi_word(atomicLoad(&out_a[2u * e])));
+        return;
+    }
+    var v: u32;
+    if (A_SCALAR) {
+        v = prm[3];
+    } else {
+        v = ta_bits(o.x, DT);
+    }
+    let narrow = DT <= DT_I16 || DT == DT_F16 || DT == DT_BF16;
+    if (OP == 255u && !narrow) {
+        out_store_a(e, DT, v);
+        return;
+    }
+    // Narrow stores go through the exchange loop too: out_store_a's clear-then-set of the
+    // element's bits would OR together two values stored to one position at once.
+    let w = word_of(e, DT);
+    loop {
+        let old = atomicLoad(&out_a[w]);
+        let cur = extract(old, e, DT);
+        var nb: u32;
+        if (OP == 255u) {
+            nb = v;
+        } else if (is_float_dt(DT)) {
+            nb = f_to_bits(binary_f(OP, bits_to_f(cur, DT), bits_to_f(v, DT)), DT);
+        } else {
+            nb = i_to_bits(binary_i(OP, bits_to_i(cur, DT), bits_to_i(v, DT)), DT);
+        }
+        if (atomicCompareExchangeWeak(&out_a[w], old, insert(old, e, DT, nb)).exchanged) {
+            break;
+        }
+    }
+}
+
 // Output dtypes of 4 or 8 bytes.
 @compute @workgroup_size(256)
 fn main_w(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -156,5 +215,9 @@ fn main_a(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         return;
     }
     let o = locate(i);
+    if (MODE >= 7u) {
+        scatter_apply(o);
+        return;
+    }
     out_store_a(o.w, DT_OUT, compute(o));
 }

@@ -4,12 +4,14 @@
 //
 // prm: [0] rows, [1] row length, [2] outer rank, [3] 1 for log_softmax, [4] input offset,
 // [5] output offset, [6] input stride along the dim, [7] output stride along the dim,
-// [8..16) outer shape, [16..24) input outer strides, [24..32) output outer strides.
+// [8..16) outer shape, [16..24) input outer strides, [24..32) output outer strides; the scan
+// also [32] chunk length (0: the whole row), [33] chunks per row.
 
 override DT: u32 = 8u;
 
 @group(0) @binding(0) var<storage, read> prm: array<u32>;
 @group(0) @binding(1) var<storage, read_write> ta: array<u32>;
+@group(0) @binding(2) var<storage, read_write> tc: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out_w: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out_a: array<atomic<u32>>;
 
@@ -111,30 +113,81 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     }
 }
 
-// cumsum (prm[3] = 0) / cumprod (prm[3] = 1) along the dim, same prm layout: one workgroup per
-// row, 256 positions at a time, each block scanned in workgroup memory (Hillis-Steele) and
-// combined with the running total of the blocks before it.
+// cumsum / cumprod along the dim, same prm layout, prm[3] bit 0 set for cumprod: 256
+// positions at a time, each block scanned in workgroup memory (Hillis-Steele) and combined with
+// the running total of the blocks before it. A long row is cut into prm[32]-long chunks
+// (prm[33] of them; one workgroup each), so that no workgroup loops over millions of
+// positions (lavapipe stops executing a workgroup's invocations after about 2^21 barriers) and
+// a long row spreads over the GPU: pass 1 (bit 1) writes each chunk's total to tc[row *
+// chunks + chunk], the host scans those along the chunks, and pass 2 (bit 2) scans each chunk
+// starting from the scanned total of the chunks before it. `scan` is the float one (f32
+// totals, stored as bits); `scan_int` sums integers into int64 with 64-bit carries (word
+// pairs), as the CPU does.
 fn scan_combine(a: f32, b: f32) -> f32 {
-    if (prm[3] == 1u) {
+    if ((prm[3] & 1u) == 1u) {
         return a * b;
     }
     return a + b;
 }
 
+struct Chunk {
+    // a workgroup past the last row works on the last one (barriers stay uniform), writing nothing
+    valid: bool,
+    // element offsets of the row's first input and output, strides along the row
+    b: vec2<i32>,
+    st: vec2<i32>,
+    // the chunk's positions [lo, hi), its index in the row and in tc
+    lo: u32,
+    hi: u32,
+    chunk: u32,
+    slot: u32,
+}
+
+fn workgroup_chunk(wid: vec3<u32>, nwg: vec3<u32>) -> Chunk {
+    let g = wid.y * nwg.x + wid.x;
+    let chunks = max(prm[33], 1u);
+    let row = g / chunks;
+    let n = prm[1];
+    var len = n;
+    if (prm[32] != 0u) {
+        len = prm[32];
+    }
+    let lo = min((g % chunks) * len, n);
+    return Chunk(row < prm[0], row_bases(min(row, max(prm[0], 1u) - 1u)), vec2<i32>(i32(prm[6]), i32(prm[7])), lo,
+                 min(lo + len, n), g % chunks, min(g, max(prm[0] * chunks, 1u) - 1u));
+}
+
 @compute @workgroup_size(256)
 fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let r = workgroup_row(wid, nwg);
-    let valid = r.valid;
-    let b = r.b;
-    let n = prm[1];
-    let st = r.st;
-    let identity = select(0.0, 1.0, prm[3] == 1u);
+    let c = workgroup_chunk(wid, nwg);
+    let identity = select(0.0, 1.0, (prm[3] & 1u) == 1u);
+    if ((prm[3] & 2u) != 0u) {
+        var acc = identity;
+        for (var j = c.lo + lid; j < c.hi; j = j + WG) {
+            acc = scan_combine(acc, ta_f(u32(c.b.x + i32(j) * c.st.x), DT));
+        }
+        shf[lid] = acc;
+        workgroupBarrier();
+        for (var w = WG / 2u; w > 0u; w = w >> 1u) {
+            if (lid < w) {
+                shf[lid] = scan_combine(shf[lid], shf[lid + w]);
+            }
+            workgroupBarrier();
+        }
+        if (c.valid && lid == 0u) {
+            tc[c.slot] = bitcast<u32>(shf[0]);
+        }
+        return;
+    }
     var carry = identity;
-    for (var j0 = 0u; j0 < n; j0 = j0 + WG) {
+    if ((prm[3] & 4u) != 0u && c.chunk > 0u) {
+        carry = bitcast<f32>(tc[c.slot - 1u]);
+    }
+    for (var j0 = c.lo; j0 < c.hi; j0 = j0 + WG) {
         let j = j0 + lid;
         var v = identity;
-        if (j < n) {
-            v = ta_f(u32(b.x + i32(j) * st.x), DT);
+        if (j < c.hi) {
+            v = ta_f(u32(c.b.x + i32(j) * c.st.x), DT);
         }
         shf[lid] = v;
         workgroupBarrier();
@@ -147,10 +200,81 @@ fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             shf[lid] = t;
             workgroupBarrier();
         }
-        if (valid && j < n) {
-            out_store_a(u32(b.y + i32(j) * st.y), DT, f_to_bits(scan_combine(carry, shf[lid]), DT));
+        if (c.valid && j < c.hi) {
+            out_store_a(u32(c.b.y + i32(j) * c.st.y), DT, f_to_bits(scan_combine(carry, shf[lid]), DT));
         }
         carry = scan_combine(carry, shf[WG - 1u]);
+        workgroupBarrier();
+    }
+}
+
+var<workgroup> sh64: array<vec2<u32>, 256>;
+
+// int64 addition on (low, high) word pairs
+fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let lo = a.x + b.x;
+    return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
+}
+
+// Element e of the input as an int64 word pair (int64 inputs with both their words).
+fn ta_64(e: u32) -> vec2<u32> {
+    if (DT == DT_I64) {
+        return vec2<u32>(ta[2u * e], ta[2u * e + 1u]);
+    }
+    let v = bitcast<u32>(ta_i(e, DT));
+    return vec2<u32>(v, hi_word(v));
+}
+
+@compute @workgroup_size(256)
+fn scan_int(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let c = workgroup_chunk(wid, nwg);
+    if ((prm[3] & 2u) != 0u) {
+        var acc = vec2<u32>(0u, 0u);
+        for (var j = c.lo + lid; j < c.hi; j = j + WG) {
+            acc = add64(acc, ta_64(u32(c.b.x + i32(j) * c.st.x)));
+        }
+        sh64[lid] = acc;
+        workgroupBarrier();
+        for (var w = WG / 2u; w > 0u; w = w >> 1u) {
+            if (lid < w) {
+                sh64[lid] = add64(sh64[lid], sh64[lid + w]);
+            }
+            workgroupBarrier();
+        }
+        if (c.valid && lid == 0u) {
+            tc[2u * c.slot] = sh64[0].x;
+            tc[2u * c.slot + 1u] = sh64[0].y;
+        }
+        return;
+    }
+    var carry = vec2<u32>(0u, 0u);
+    if ((prm[3] & 4u) != 0u && c.chunk > 0u) {
+        carry = vec2<u32>(tc[2u * c.slot - 2u], tc[2u * c.slot - 1u]);
+    }
+    for (var j0 = c.lo; j0 < c.hi; j0 = j0 + WG) {
+        let j = j0 + lid;
+        var v = vec2<u32>(0u, 0u);
+        if (j < c.hi) {
+            v = ta_64(u32(c.b.x + i32(j) * c.st.x));
+        }
+        sh64[lid] = v;
+        workgroupBarrier();
+        for (var w = 1u; w < WG; w = w << 1u) {
+            var t = sh64[lid];
+            if (lid >= w) {
+                t = add64(sh64[lid - w], t);
+            }
+            workgroupBarrier();
+            sh64[lid] = t;
+            workgroupBarrier();
+        }
+        if (c.valid && j < c.hi) {
+            let o = u32(c.b.y + i32(j) * c.st.y);
+            let r = add64(carry, sh64[lid]);
+            out_w[2u * o] = r.x;
+            out_w[2u * o + 1u] = r.y;
+        }
+        carry = add64(carry, sh64[WG - 1u]);
         workgroupBarrier();
     }
 }

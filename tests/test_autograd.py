@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import rgrad
-from helpers import assert_matches, requires_torch, torch
+from helpers import (FLOAT64_REASON, ON_GPU, WIDE_FLOAT, assert_close, assert_matches, from_np, requires_torch,
+                     strip_device, torch)
 
 LIBS = (rgrad, torch)
 
@@ -29,8 +30,8 @@ def rnd(shape, seed=0, lo=None, hi=None):
 
 def pair(a, requires_grad=True):
     """The same float64 data as an rgrad and a torch leaf."""
-    return (rgrad.from_numpy(np.array(a, dtype=np.float64)).requires_grad_(requires_grad),
-            torch.from_numpy(np.array(a, dtype=np.float64)).requires_grad_(requires_grad))
+    return (from_np(rgrad, np.array(a, dtype=np.float64)).requires_grad_(requires_grad),
+            from_np(torch, np.array(a, dtype=np.float64)).requires_grad_(requires_grad))
 
 
 def as_torch(text):
@@ -54,7 +55,7 @@ def same_error(fn, exc=None):
 # ----- gradcheck --------------------------------------------------------------------------
 
 def _gc_inputs(*shapes, lo=None, hi=None):
-    return [rgrad.from_numpy(rnd(s, i, lo, hi)).requires_grad_() for i, s in enumerate(shapes)]
+    return [from_np(rgrad, rnd(s, i, lo, hi)).requires_grad_() for i, s in enumerate(shapes)]
 
 
 GRADCHECK = {
@@ -85,6 +86,7 @@ GRADCHECK = {
 }
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON + " (finite-difference gradcheck needs float64)")
 @pytest.mark.parametrize("name", list(GRADCHECK))
 def test_gradcheck(name):
     fn, shapes, rng = GRADCHECK[name]
@@ -92,12 +94,13 @@ def test_gradcheck(name):
     assert rgrad.autograd.gradcheck(fn, _gc_inputs(*shapes, lo=lo, hi=hi), eps=1e-6, atol=1e-5)
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON + " (finite-difference gradcheck needs float64)")
 def test_gradcheck_single_tensor_and_non_tensor_args():
-    x = rgrad.from_numpy(rnd((3,))).requires_grad_()
+    x = from_np(rgrad, rnd((3,))).requires_grad_()
     assert rgrad.autograd.gradcheck(lambda t: t.exp(), x)
     assert rgrad.autograd.gradcheck(lambda t, k: t * k, (x, 3.0))
     # inputs that do not require grad are held fixed
-    y = rgrad.from_numpy(rnd((3,), 1))
+    y = from_np(rgrad, rnd((3,), 1))
     assert rgrad.autograd.gradcheck(lambda a, b: a * b.exp(), (x, y))
 
 
@@ -125,8 +128,9 @@ class _RightSin(rgrad.autograd.Function):
         return g * x.cos()
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON + " (finite-difference gradcheck needs float64)")
 def test_gradcheck_catches_wrong_backward():
-    x = rgrad.from_numpy(rnd((4,))).requires_grad_()
+    x = from_np(rgrad, rnd((4,))).requires_grad_()
     assert rgrad.autograd.gradcheck(_RightSin.apply, (x,))
     assert rgrad.autograd.gradcheck(_WrongSin.apply, (x,), raise_exception=False) is False
     with pytest.raises(RuntimeError, match="Jacobian mismatch"):
@@ -135,7 +139,7 @@ def test_gradcheck_catches_wrong_backward():
 
 
 def test_gradcheck_requires_an_input_needing_grad():
-    x = rgrad.from_numpy(rnd((3,)))
+    x = from_np(rgrad, rnd((3,)))
     with pytest.raises(ValueError) as got:
         rgrad.autograd.gradcheck(lambda t: t.exp(), (x,))
     with pytest.raises(ValueError) as want:
@@ -143,11 +147,12 @@ def test_gradcheck_requires_an_input_needing_grad():
     assert str(got.value) == str(want.value)
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON + " (finite-difference gradcheck needs float64)")
 def test_gradcheck_does_not_modify_inputs():
     a = rnd((3, 4))
-    x = rgrad.from_numpy(a.copy()).requires_grad_()
+    x = from_np(rgrad, a.copy()).requires_grad_()
     rgrad.autograd.gradcheck(lambda t: t.exp().sum(), (x,))
-    np.testing.assert_array_equal(x.detach().numpy(), a)
+    np.testing.assert_array_equal(x.detach().cpu().numpy(), a)
     assert x.grad is None
 
 
@@ -162,12 +167,14 @@ GRADGRAD = {
 }
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON + " (finite-difference gradcheck needs float64)")
 @pytest.mark.parametrize("name", list(GRADGRAD))
 def test_gradgradcheck(name):
     fn, shapes = GRADGRAD[name]
     assert rgrad.autograd.gradgradcheck(fn, _gc_inputs(*shapes))
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON + " (finite-difference gradcheck needs float64)")
 def test_gradgradcheck_catches_wrong_double_backward():
     # first derivative right, second wrong: backward uses a detached (constant) cos
     class SinConstGrad(rgrad.autograd.Function):
@@ -181,7 +188,7 @@ def test_gradgradcheck_catches_wrong_double_backward():
             (x,) = ctx.saved_tensors
             return g * x.detach().cos()
 
-    x = rgrad.from_numpy(rnd((3,))).requires_grad_()
+    x = from_np(rgrad, rnd((3,))).requires_grad_()
     assert rgrad.autograd.gradcheck(SinConstGrad.apply, (x,))
     assert rgrad.autograd.gradgradcheck(SinConstGrad.apply, (x,), raise_exception=False) is False
 
@@ -199,17 +206,17 @@ UNARY2 = [("exp", None), ("log", (0.5, 2)), ("sqrt", (0.5, 2)), ("rsqrt", (0.5, 
 def _np(t):
     if t is None:
         return None
-    return t.detach().numpy(force=True) if isinstance(t, torch.Tensor) else t.detach().numpy()
+    return t.detach().numpy(force=True) if isinstance(t, torch.Tensor) else t.detach().cpu().numpy()
 
 
 def _second_derivative(lib, fn, arrays, seed=7):
     """First gradients (with create_graph) and the vector-Hessian products of them; a first
     gradient that does not depend on the inputs (linear ops) contributes zeros."""
-    xs = [lib.from_numpy(a.copy()).requires_grad_() for a in arrays]
+    xs = [from_np(lib, a.copy()).requires_grad_() for a in arrays]
     y = fn(lib, *xs)
-    go = lib.from_numpy(rnd(tuple(y.shape), seed))
+    go = from_np(lib, rnd(tuple(y.shape), seed))
     gs = lib.autograd.grad(y, xs, go, create_graph=True)
-    vs = [lib.from_numpy(rnd(tuple(g.shape), seed + 1 + i)) for i, g in enumerate(gs)]
+    vs = [from_np(lib, rnd(tuple(g.shape), seed + 1 + i)) for i, g in enumerate(gs)]
     pairs = [(g, v) for g, v in zip(gs, vs) if g.requires_grad]
     d2 = [None] * len(xs)
     if pairs:
@@ -221,9 +228,9 @@ def _second_derivative(lib, fn, arrays, seed=7):
 def check_second(fn, arrays, rtol=1e-9, atol=1e-11):
     (g, d2), (tg, td2) = (_second_derivative(lib, fn, arrays) for lib in LIBS)
     for a, b in zip(g, tg):
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+        assert_close(a, b, rtol=rtol, atol=atol, chain=True)
     for a, b in zip(d2, td2):
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+        assert_close(a, b, rtol=rtol, atol=atol, chain=True)
 
 
 @requires_torch
@@ -277,30 +284,30 @@ def test_third_derivative_and_hessian_of_matmul_loss():
 
     res = []
     for lib in LIBS:
-        w = lib.from_numpy(rnd((3, 2), 4)).requires_grad_()
-        x = lib.from_numpy(rnd((4, 3), 5))
+        w = from_np(lib, rnd((3, 2), 4)).requires_grad_()
+        x = from_np(lib, rnd((4, 3), 5))
         (g,) = lib.autograd.grad(loss(lib, w, x), w, create_graph=True)
         (g2,) = lib.autograd.grad(g.sum(), w, create_graph=True)
         (g3,) = lib.autograd.grad((g2 * g2).sum(), w)
         res.append((g, g2, g3))
     for a, b in zip(*res):
-        assert_matches(a.detach(), b, rtol=1e-9, atol=1e-10)
+        assert_close(a.detach().cpu().numpy(), b.detach().numpy(), rtol=1e-9, atol=1e-10, chain=True)
 
 
 @requires_torch
 def test_backward_create_graph_accumulates_differentiable_grad():
     res = []
     for lib in LIBS:
-        x = lib.from_numpy(rnd((3,), 6)).requires_grad_()
+        x = from_np(lib, rnd((3,), 6)).requires_grad_()
         y = (x ** 3).sum()
         y.backward(create_graph=True)
         assert x.grad.requires_grad and x.grad.grad_fn is not None
         g = x.grad
         x.grad = None
         (g * g).sum().backward()
-        res.append((g.detach().numpy().copy(), x.grad.numpy().copy()))
-    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-12)
-    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-12)
+        res.append((g.detach().cpu().numpy().copy(), x.grad.cpu().numpy().copy()))
+    assert_close(res[0][0], res[1][0], rtol=1e-12)
+    assert_close(res[0][1], res[1][1], rtol=1e-12)
 
 
 # ----- .grad accumulation and lifetime -----------------------------------------------------
@@ -357,10 +364,10 @@ def test_grad_setter_errors_match_torch():
 @requires_torch
 def test_grad_has_leaf_shape_and_dtype_for_noncontiguous_leaf():
     for lib in LIBS:
-        x = lib.from_numpy(rnd((4, 3))).t().detach().requires_grad_()
+        x = from_np(lib, rnd((4, 3))).t().detach().requires_grad_()
         (x * 2).sum().backward()
         assert tuple(x.grad.shape) == (3, 4)
-        assert x.grad.dtype == lib.float64
+        assert x.grad.dtype == getattr(lib, WIDE_FLOAT)
         assert not x.grad.requires_grad
 
 
@@ -393,7 +400,7 @@ def test_nonleaf_grad_is_none_with_warning():
 def test_retain_grad():
     res = []
     for lib in LIBS:
-        x = lib.from_numpy(rnd((3,))).requires_grad_()
+        x = from_np(lib, rnd((3,))).requires_grad_()
         y = x.exp()
         z = y * y
         assert not y.retains_grad and not x.retains_grad
@@ -403,11 +410,11 @@ def test_retain_grad():
         x.retain_grad()   # no-op on a leaf
         assert not x.retains_grad
         z.sum().backward(retain_graph=True)
-        g1 = y.grad.numpy().copy()
+        g1 = y.grad.cpu().numpy().copy()
         z.sum().backward()
-        res.append((g1, y.grad.numpy().copy(), x.grad.numpy().copy()))
+        res.append((g1, y.grad.cpu().numpy().copy(), x.grad.cpu().numpy().copy()))
     for a, b in zip(*res):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
+        assert_close(a, b, rtol=1e-12)
 
 
 @requires_torch
@@ -419,12 +426,12 @@ def test_retain_grad_nonrequiring_tensor_error():
 def test_retain_graph_allows_second_backward():
     res = []
     for lib in LIBS:
-        x = lib.from_numpy(rnd((3,))).requires_grad_()
+        x = from_np(lib, rnd((3,))).requires_grad_()
         y = (x.sin() * x).sum()
         y.backward(retain_graph=True)
         y.backward()
-        res.append(x.grad.numpy().copy())
-    np.testing.assert_allclose(res[0], res[1], rtol=1e-12)
+        res.append(x.grad.cpu().numpy().copy())
+    assert_close(res[0], res[1], rtol=1e-12)
 
 
 @requires_torch
@@ -593,12 +600,12 @@ def test_modified_saved_tensor_error(case):
 def test_inplace_not_touching_saved_tensor_is_fine():
     res = []
     for lib in LIBS:
-        x = lib.from_numpy(rnd((3,))).requires_grad_()
+        x = from_np(lib, rnd((3,))).requires_grad_()
         y = x * 2          # mul by a scalar saves nothing from y
         z = y + 1
         y.add_(1)          # z's backward does not need y
         (z.sum() + y.sum()).backward()
-        res.append(x.grad.numpy().copy())
+        res.append(x.grad.cpu().numpy().copy())
     np.testing.assert_array_equal(res[0], res[1])
 
 
@@ -864,7 +871,7 @@ def test_requires_grad_default_and_leafness_match_torch():
         lambda lib: lib.ones(2, requires_grad=True).detach(),
         lambda lib: lib.ones(2),
         lambda lib: lib.ones(2) * 2,
-        lambda lib: lib.ones(2, requires_grad=True).to(lib.float64),
+        lambda lib: lib.ones(2, requires_grad=True).to(lib.float16 if ON_GPU else lib.float64),
         lambda lib: lib.ones(2, requires_grad=True).float(),
         lambda lib: lib.ones(2, requires_grad=True).long(),
         lambda lib: lib.ones(2, requires_grad=True).sum().item() * lib.ones(1),
@@ -1079,8 +1086,10 @@ def test_grad_fn_object_identity_and_repr():
     lambda lib: lib.tensor([1.0, 2.0], requires_grad=True) * 2,
     lambda lib: (lib.tensor([1.0, 2.0], requires_grad=True) * 2).sum(),
     lambda lib: lib.tensor(3.0, requires_grad=True),
-    lambda lib: lib.tensor([[1.0, 2.0]], dtype=lib.float64, requires_grad=True).t(),
-    lambda lib: lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True).exp(),
+    pytest.param(lambda lib: lib.tensor([[1.0, 2.0]], dtype=lib.float64, requires_grad=True).t(),
+                 marks=pytest.mark.cpu_only(reason=FLOAT64_REASON)),
+    pytest.param(lambda lib: lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True).exp(),
+                 marks=pytest.mark.cpu_only(reason=FLOAT64_REASON)),
     lambda lib: lib.tensor([1.0, 2.0], requires_grad=True).detach(),
     lambda lib: lib.zeros(0, 3, requires_grad=True),
     lambda lib: lib.tensor([1.0, 2.0], requires_grad=True).max(0),
@@ -1088,8 +1097,9 @@ def test_grad_fn_object_identity_and_repr():
     lambda lib: lib.tensor([1.0, 2.0], dtype=lib.float16, requires_grad=True) + 1,
 ], ids=["leaf", "mul", "sum", "0d", "t_f64", "exp_f64", "detach", "empty", "max", "float_noop", "f16"])
 def test_repr_with_grad(expr):
-    assert as_torch(repr(expr(rgrad))) == repr(expr(torch))
-    assert as_torch(str(expr(rgrad))) == str(expr(torch))
+    # torch's tensors here are on the CPU: the GPU pass compares all but rgrad's device= suffix
+    assert as_torch(strip_device(repr(expr(rgrad)))) == repr(expr(torch))
+    assert as_torch(strip_device(str(expr(rgrad)))) == str(expr(torch))
 
 
 # ----- hooks --------------------------------------------------------------------------------
@@ -1131,15 +1141,15 @@ def test_hook_on_intermediate_propagates_modified_grad():
 def test_hooks_match_torch_with_retain_grad():
     res = []
     for lib in LIBS:
-        x = lib.from_numpy(rnd((3,))).requires_grad_()
+        x = from_np(lib, rnd((3,))).requires_grad_()
         y = x.exp()
         y.retain_grad()
         y.register_hook(lambda g: g * 2)
         z = (y * x).sum()
         z.backward()
-        res.append((y.grad.numpy().copy(), x.grad.numpy().copy()))
+        res.append((y.grad.cpu().numpy().copy(), x.grad.cpu().numpy().copy()))
     for a, b in zip(*res):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
+        assert_close(a, b, rtol=1e-12)
 
 
 @requires_torch
@@ -1201,17 +1211,17 @@ def test_autograd_grad_allow_unused_and_materialize():
 def test_autograd_grad_multiple_outputs_and_grad_outputs():
     res = []
     for lib in LIBS:
-        a = lib.from_numpy(rnd((2, 3))).requires_grad_()
-        b = lib.from_numpy(rnd((3,), 1)).requires_grad_()
+        a = from_np(lib, rnd((2, 3))).requires_grad_()
+        b = from_np(lib, rnd((3,), 1)).requires_grad_()
         o1 = a * b
         o2 = (a.exp() @ b)
-        g = lib.autograd.grad([o1, o2], [a, b], [lib.from_numpy(rnd((2, 3), 2)), lib.from_numpy(rnd((2,), 3))],
+        g = lib.autograd.grad([o1, o2], [a, b], [from_np(lib, rnd((2, 3), 2)), from_np(lib, rnd((2,), 3))],
                               retain_graph=True)
         # None for a scalar output's grad_output means ones
-        h = lib.autograd.grad([o1.sum(), o2], (b,), [None, lib.ones(2, dtype=lib.float64)])
-        res.append([t.numpy().copy() for t in g + h])
+        h = lib.autograd.grad([o1.sum(), o2], (b,), [None, lib.ones(2, dtype=getattr(lib, WIDE_FLOAT))])
+        res.append([t.cpu().numpy().copy() for t in g + h])
     for x, y in zip(*res):
-        np.testing.assert_allclose(x, y, rtol=1e-12)
+        assert_close(x, y, rtol=1e-12)
 
 
 @requires_torch
@@ -1255,22 +1265,22 @@ def test_backward_with_inputs_intermediate():
 def test_backward_gradient_argument():
     res = []
     for lib in LIBS:
-        x = lib.from_numpy(rnd((2, 3))).requires_grad_()
+        x = from_np(lib, rnd((2, 3))).requires_grad_()
         y = x.sin() * 2
-        y.backward(lib.from_numpy(rnd((2, 3), 1)))
-        res.append(x.grad.numpy().copy())
-    np.testing.assert_allclose(res[0], res[1], rtol=1e-12)
+        y.backward(from_np(lib, rnd((2, 3), 1)))
+        res.append(x.grad.cpu().numpy().copy())
+    assert_close(res[0], res[1], rtol=1e-12)
 
 
 @requires_torch
 def test_autograd_backward_function_multiple_roots():
     res = []
     for lib in LIBS:
-        x = lib.from_numpy(rnd((3,))).requires_grad_()
+        x = from_np(lib, rnd((3,))).requires_grad_()
         a, b = x.exp(), (x * x).sum()
-        lib.autograd.backward([a, b], [lib.from_numpy(rnd((3,), 1)), None])
-        res.append(x.grad.numpy().copy())
-    np.testing.assert_allclose(res[0], res[1], rtol=1e-12)
+        lib.autograd.backward([a, b], [from_np(lib, rnd((3,), 1)), None])
+        res.append(x.grad.cpu().numpy().copy())
+    assert_close(res[0], res[1], rtol=1e-12)
 
 
 @requires_torch
@@ -1309,13 +1319,13 @@ def test_grad_through_detached_branch_is_zero_not_none():
 def test_float32_gradients():
     res = []
     for lib in LIBS:
-        x = lib.from_numpy(rnd((3, 4)).astype(np.float32)).requires_grad_()
-        w = lib.from_numpy(rnd((4, 2), 1).astype(np.float32)).requires_grad_()
+        x = from_np(lib, rnd((3, 4)).astype(np.float32)).requires_grad_()
+        w = from_np(lib, rnd((4, 2), 1).astype(np.float32)).requires_grad_()
         lib.log_softmax(x @ w, 1).sum().backward()
         assert x.grad.dtype == lib.float32
-        res.append((x.grad.numpy().copy(), w.grad.numpy().copy()))
+        res.append((x.grad.cpu().numpy().copy(), w.grad.cpu().numpy().copy()))
     for a, b in zip(*res):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 # ----- custom Function ----------------------------------------------------------------------
@@ -1371,14 +1381,14 @@ def test_custom_function_basic():
     res = []
     for lib in LIBS:
         Exp, MulScale, SinCos = _make_functions(lib)
-        x = lib.from_numpy(rnd((3,))).requires_grad_()
+        x = from_np(lib, rnd((3,))).requires_grad_()
         y = Exp.apply(x)
         assert y.requires_grad and not y.is_leaf
         assert node_name(y.grad_fn) == "ExpBackward" == y.grad_fn.name()
         assert node_name(y.grad_fn.next_functions[0][0]) == "AccumulateGrad"
         (y * 2).sum().backward()
-        res.append(x.grad.numpy().copy())
-    np.testing.assert_allclose(res[0], res[1], rtol=1e-12)
+        res.append(x.grad.cpu().numpy().copy())
+    assert_close(res[0], res[1], rtol=1e-12)
 
 
 @requires_torch
@@ -1386,21 +1396,21 @@ def test_custom_function_non_tensor_args_and_needs_input_grad():
     res = []
     for lib in LIBS:
         _, MulScale, _ = _make_functions(lib)
-        x = lib.from_numpy(rnd((3,))).requires_grad_()
-        y = lib.from_numpy(rnd((3,), 1))                # does not require grad
+        x = from_np(lib, rnd((3,))).requires_grad_()
+        y = from_np(lib, rnd((3,), 1))                # does not require grad
         out = MulScale.apply(x, y, 2.5, True)
         ctx = out.grad_fn._ctx if lib is rgrad else out.grad_fn
         assert ctx.flags == (True, False, False, False)
         out.sum().backward()
         assert y.grad is None
-        res.append(x.grad.numpy().copy())
+        res.append(x.grad.cpu().numpy().copy())
         # both require grad
         y.requires_grad_()
         x.grad = None
         MulScale.apply(x, y, -1.0).sum().backward()
-        res.append(np.concatenate([x.grad.numpy(), y.grad.numpy()]))
+        res.append(np.concatenate([x.grad.cpu().numpy(), y.grad.cpu().numpy()]))
     for a, b in zip(res[:2], res[2:]):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
+        assert_close(a, b, rtol=1e-12)
 
 
 @requires_torch
@@ -1426,17 +1436,17 @@ def test_custom_function_multiple_outputs():
     res = []
     for lib in LIBS:
         _, _, SinCos = _make_functions(lib)
-        x = lib.from_numpy(rnd((4,))).requires_grad_()
+        x = from_np(lib, rnd((4,))).requires_grad_()
         s, c = SinCos.apply(x)
         assert s.grad_fn == c.grad_fn
         (s * 2 + c * 3).sum().backward()
-        g1 = x.grad.numpy().copy()
+        g1 = x.grad.cpu().numpy().copy()
         x.grad = None
         s, c = SinCos.apply(x)
         s.sum().backward()       # the unused output's gradient arrives as zeros (materialize_grads)
-        res.append((g1, x.grad.numpy().copy()))
+        res.append((g1, x.grad.cpu().numpy().copy()))
     for a, b in zip(*res):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
+        assert_close(a, b, rtol=1e-12)
 
 
 def test_custom_function_unused_output_grad_is_zeros_tensor():
@@ -1553,14 +1563,14 @@ def test_custom_function_returning_input_and_double_backward():
             def backward(ctx, g):
                 return g
 
-        x = lib.from_numpy(rnd((3,))).requires_grad_()
+        x = from_np(lib, rnd((3,))).requires_grad_()
         y = Ident.apply(x)
         assert y.requires_grad and not y.is_leaf
         (g,) = lib.autograd.grad(Cube.apply(y).sum(), x, create_graph=True)
         (g2,) = lib.autograd.grad(g.sum(), x)
-        res.append((g.detach().numpy().copy(), g2.numpy().copy()))
+        res.append((g.detach().cpu().numpy().copy(), g2.cpu().numpy().copy()))
     for a, b in zip(*res):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
+        assert_close(a, b, rtol=1e-12)
 
 
 def test_custom_function_ctx_released_after_backward():
@@ -1641,7 +1651,7 @@ def test_jacobian(case):
     a, b = rnd((3,), 1) * 0.5, rnd((3, 2), 2)
 
     def run(lib):
-        x, y = lib.from_numpy(a.copy()), lib.from_numpy(b.copy())
+        x, y = from_np(lib, a.copy()), from_np(lib, b.copy())
         if case == "one_one":
             return lib.autograd.functional.jacobian(_f_vec(lib), x)
         if case == "two_inputs":
@@ -1658,8 +1668,8 @@ def test_jacobian_create_graph_and_unused_input():
     a = rnd((3,), 1)
     res = []
     for lib in LIBS:
-        x = lib.from_numpy(a.copy()).requires_grad_()
-        z = lib.from_numpy(a.copy())
+        x = from_np(lib, a.copy()).requires_grad_()
+        z = from_np(lib, a.copy())
         j = lib.autograd.functional.jacobian(lambda t: t ** 3, x, create_graph=True)
         assert j.requires_grad
         (g,) = lib.autograd.grad(j.sum(), x)
@@ -1674,7 +1684,7 @@ def test_hessian(case):
     a, b = rnd((3,), 1) * 0.5, rnd((3, 2), 2)
 
     def run(lib):
-        x, y = lib.from_numpy(a.copy()), lib.from_numpy(b.copy())
+        x, y = from_np(lib, a.copy()), from_np(lib, b.copy())
         if case == "one":
             return lib.autograd.functional.hessian(_f_scalar(lib), x)
         return lib.autograd.functional.hessian(_f_scalar2(lib), (x, y))
@@ -1687,13 +1697,13 @@ def test_vjp_jvp_vhp_hvp():
     a, v, w = rnd((3,), 1) * 0.5, rnd((3,), 2), rnd((3,), 3)
     out = []
     for lib in LIBS:
-        x = lib.from_numpy(a.copy())
+        x = from_np(lib, a.copy())
         F = lib.autograd.functional
         out.append((
-            F.vjp(_f_vec(lib), x, lib.from_numpy(v.copy())),
-            F.jvp(_f_vec(lib), x, lib.from_numpy(w.copy())),
-            F.vhp(_f_scalar(lib), x, lib.from_numpy(v.copy())),
-            F.hvp(_f_scalar(lib), x, lib.from_numpy(w.copy())),
+            F.vjp(_f_vec(lib), x, from_np(lib, v.copy())),
+            F.jvp(_f_vec(lib), x, from_np(lib, w.copy())),
+            F.vhp(_f_scalar(lib), x, from_np(lib, v.copy())),
+            F.hvp(_f_scalar(lib), x, from_np(lib, w.copy())),
             F.vjp(lambda t: t.sum() * 2, x),
         ))
     _cmp_nested(out[0], out[1])
@@ -1701,7 +1711,7 @@ def test_vjp_jvp_vhp_hvp():
 
 @requires_torch
 def test_functional_does_not_touch_inputs():
-    x = rgrad.from_numpy(rnd((3,)))
+    x = from_np(rgrad, rnd((3,)))
     rgrad.autograd.functional.jacobian(lambda t: t.exp(), x)
     assert not x.requires_grad and x.grad is None
 
@@ -1720,12 +1730,12 @@ def test_backward_in_two_threads_on_separate_graphs():
             barrier.wait()
             for k in range(n):
                 a = rng.standard_normal((8, 8))
-                w = rgrad.from_numpy(a).requires_grad_()
-                x = rgrad.from_numpy(np.eye(8) * (tid + 1))
+                w = from_np(rgrad, a).requires_grad_()
+                x = from_np(rgrad, np.eye(8) * (tid + 1))
                 loss = ((w @ x).tanh() ** 2).sum()
                 loss.backward()
                 want = 2 * np.tanh(a * (tid + 1)) * (1 - np.tanh(a * (tid + 1)) ** 2) * (tid + 1)
-                np.testing.assert_allclose(w.grad.numpy(), want, rtol=1e-10, atol=1e-12)
+                assert_close(w.grad.cpu().numpy(), want, rtol=1e-10, atol=1e-12)
                 results[tid] = k + 1
         except Exception as e:  # surfaced in the main thread
             errors.append(e)
@@ -1740,7 +1750,7 @@ def test_backward_in_two_threads_on_separate_graphs():
 
 
 def test_backward_in_threads_on_shared_leaf_accumulates():
-    w = rgrad.ones(16, dtype=rgrad.float64, requires_grad=True)
+    w = rgrad.ones(16, dtype=getattr(rgrad, WIDE_FLOAT), requires_grad=True)
     n = 50
 
     def work():
@@ -1823,8 +1833,8 @@ def test_graph_freed_when_output_dropped():
 def test_training_loop_does_not_keep_graphs_alive():
     refs = []
     Tracked = _tracked_function(refs)
-    w = rgrad.ones(4, dtype=rgrad.float64, requires_grad=True)
-    x = rgrad.from_numpy(rnd((4,)))
+    w = rgrad.ones(4, dtype=getattr(rgrad, WIDE_FLOAT), requires_grad=True)
+    x = from_np(rgrad, rnd((4,)))
     for _ in range(1000):
         y = (Tracked.apply(w) * x).sum()
         y.backward()
@@ -1887,16 +1897,16 @@ def test_saved_tensor_refcount_drops_after_backward():
 CREATION = {
     "tensor": lambda lib: lib.tensor([1.0, 2.0], requires_grad=True),
     "ones": lambda lib: lib.ones(2, 3, requires_grad=True),
-    "zeros": lambda lib: lib.zeros((2,), dtype=lib.float64, requires_grad=True),
+    "zeros": lambda lib: lib.zeros((2,), dtype=getattr(lib, WIDE_FLOAT), requires_grad=True),
     "full": lambda lib: lib.full((2,), 3.0, requires_grad=True),
     "empty": lambda lib: lib.empty(2, requires_grad=True),
     "eye": lambda lib: lib.eye(3, requires_grad=True),
     "arange": lambda lib: lib.arange(0.0, 3.0, requires_grad=True),
     "linspace": lambda lib: lib.linspace(0, 1, 5, requires_grad=True),
     "rand": lambda lib: lib.rand(3, requires_grad=True),
-    "randn": lambda lib: lib.randn(3, dtype=lib.float64, requires_grad=True),
+    "randn": lambda lib: lib.randn(3, dtype=getattr(lib, WIDE_FLOAT), requires_grad=True),
     "ones_like": lambda lib: lib.ones_like(lib.zeros(2), requires_grad=True),
-    "zeros_like": lambda lib: lib.zeros_like(lib.zeros(2, dtype=lib.float64), requires_grad=True),
+    "zeros_like": lambda lib: lib.zeros_like(lib.zeros(2, dtype=getattr(lib, WIDE_FLOAT)), requires_grad=True),
     "full_like": lambda lib: lib.full_like(lib.zeros(2), 7.0, requires_grad=True),
     "new_ones": lambda lib: lib.zeros(2).new_ones(3, requires_grad=True),
     "new_tensor": lambda lib: lib.zeros(2).new_tensor([1.0], requires_grad=True),

@@ -1,5 +1,9 @@
 """rgrad.utils.data against torch.utils.data: datasets, samplers, batching, collate structure,
-DataLoader options and errors, and seeded determinism."""
+DataLoader options and errors, and seeded determinism.
+
+Under the GPU pass the datasets' tensors live on the GPU, and the batches rgrad builds from
+numbers and numpy arrays land on the default device (the GPU), as torch's do under
+torch.set_default_device; torch's batches stay on the CPU as the oracle."""
 
 import collections
 
@@ -8,15 +12,20 @@ import pytest
 
 import rgrad
 from rgrad.utils import data as rdata
-from helpers import assert_matches, requires_torch, torch
+from helpers import DEVICES, ON_GPU, assert_matches, refuses_float64, requires_torch, to_np, torch
 
 pytestmark = requires_torch
 tdata = torch.utils.data if torch is not None else None
+DEVICE = DEVICES[0]
 
 
 def structure(x):
-    """A comparable description of a batch: container types, tensor shapes/dtypes and values."""
-    if isinstance(x, (rgrad.Tensor, torch.Tensor)):
+    """A comparable description of a batch: container types, tensor shapes/dtypes and values.
+    rgrad's tensors must be on the session's device."""
+    if isinstance(x, rgrad.Tensor):
+        assert x.device.type == DEVICE, f"batch tensor on {x.device} under the {DEVICE} pass"
+        return ("T", tuple(x.shape), str(x.dtype).split(".")[-1], to_np(x.detach()).tolist())
+    if isinstance(x, torch.Tensor):
         return ("T", tuple(x.shape), str(x.dtype).split(".")[-1], x.detach().numpy().tolist())
     if isinstance(x, dict):
         return (type(x).__name__, {k: structure(v) for k, v in x.items()})
@@ -45,6 +54,22 @@ def test_tensor_dataset_batches_match_torch(batch_size, drop_last):
     assert got == want
 
 
+def test_cpu_tensor_dataset_batches_stay_on_the_cpu():
+    # a dataset kept on the CPU (the usual setup: batches moved to the model's device in the
+    # loop) yields CPU batches whatever the default device, as in torch
+    x = np.arange(30, dtype=np.float32).reshape(10, 3)
+    rds = rdata.TensorDataset(rgrad.tensor(x, device="cpu"), rgrad.arange(10, device="cpu"))
+    tds = tdata.TensorDataset(torch.tensor(x), torch.arange(10))
+    for kw in (dict(batch_size=4), dict(batch_size=3, sampler=[9, 2, 5, 0])):
+        got = list(rdata.DataLoader(rds, **kw))
+        want = list(tdata.DataLoader(tds, **kw))
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            for a, b in zip(g, w):
+                assert a.device.type == "cpu"
+                assert_matches(a, b, cpu_result=True)
+
+
 def test_subset_of_tensor_dataset_batches():
     rds, tds = make_pair(12)
     idx = [5, 0, 7, 3, 11, 2, 9]
@@ -54,12 +79,15 @@ def test_subset_of_tensor_dataset_batches():
 
 
 class MapDS:
-    """A plain map-style dataset whose samples mix every collatable kind."""
+    """A plain map-style dataset whose samples mix every collatable kind. Under the GPU pass its
+    float numbers are numpy float32 scalars instead of Python floats: collating Python floats
+    makes float64 tensors, which the GPU refuses (test_collate_python_floats_as_float64)."""
 
     Point = collections.namedtuple("Point", ["x", "y"])
 
     def __init__(self, mod, n=5):
         self.mod, self.n = mod, n
+        self.real = np.float32 if ON_GPU else float
 
     def __len__(self):
         return self.n
@@ -69,14 +97,14 @@ class MapDS:
         return {
             "t": m.full((2,), float(i)),
             "i": i,
-            "f": i / 2,
+            "f": self.real(i / 2),
             "b": i % 2 == 0,
             "s": f"s{i}",
             "np": np.full((2, 2), i, dtype=np.int32),
             "npscalar": np.float32(i),
             "tuple": (i, m.tensor(i)),
             "list": [i, i + 1],
-            "point": self.Point(i, float(i)),
+            "point": self.Point(i, self.real(i)),
             "nested": {"a": [m.tensor([i, i])]},
         }
 
@@ -102,16 +130,26 @@ def test_collate_errors():
         rdata.default_collate([object(), object()])
     with pytest.raises(RuntimeError, match="each element in list of batch should be of equal size"):
         rdata.default_collate([[1, 2], [1]])
-    want = tdata.default_collate([np.float64(1.5), np.float64(2.5)])
-    assert_matches(rdata.default_collate([np.float64(1.5), np.float64(2.5)]), want)
+
+
+def test_collate_python_floats_as_float64():
+    for batch in ([np.float64(1.5), np.float64(2.5)], [1.5, 2.5], [np.array([1.5]), np.array([2.5])]):
+        want = tdata.default_collate(batch)
+        if refuses_float64(want):
+            # a float64 batch on the default device: the GPU refuses float64 (as torch's MPS does)
+            with pytest.raises(TypeError, match="float64"):
+                rdata.default_collate(batch)
+        else:
+            assert_matches(rdata.default_collate(batch), want)
+
+
+def epoch(loader):
+    """The labels of one epoch of a loader over make_pair's dataset, batch by batch."""
+    return [y.tolist() for _, y in loader]
 
 
 def test_shuffle_is_a_seeded_permutation():
     rds, _ = make_pair(20)
-
-    def epoch(loader):
-        return [y.tolist() for _, y in loader]
-
     g1, g2 = rgrad.Generator().manual_seed(3), rgrad.Generator().manual_seed(3)
     a = epoch(rdata.DataLoader(rds, batch_size=6, shuffle=True, generator=g1))
     b = epoch(rdata.DataLoader(rds, batch_size=6, shuffle=True, generator=g2))
@@ -119,6 +157,10 @@ def test_shuffle_is_a_seeded_permutation():
     assert sorted(sum(a, [])) == list(range(20)) and sum(a, []) != list(range(20))
     loader = rdata.DataLoader(rds, batch_size=6, shuffle=True, generator=g1)
     assert epoch(loader) != a  # the generator advanced: a new epoch order
+
+
+def test_shuffle_without_generator_follows_manual_seed():
+    rds, _ = make_pair(20)
     rgrad.manual_seed(5)
     c = epoch(rdata.DataLoader(rds, batch_size=6, shuffle=True))
     rgrad.manual_seed(5)

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import rgrad
-from helpers import DTYPES, assert_matches, torch
+from helpers import DTYPES, assert_close, assert_matches, device_dtypes, f32_on_gpu, from_np, torch
 from test_reduce import LAYOUTS, TOL, P, make, oracle
 
 pytestmark = pytest.mark.skipif(torch is None, reason="torch oracle not installed")
@@ -80,7 +80,7 @@ def test_mixed_dtype_binary_matches_torch(a, b):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(["float32", "float64", "int32", "int64", "float16", "uint8"]),
+@given(st.sampled_from(device_dtypes(["float32", "float64", "int32", "int64", "float16", "uint8"])),
        hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=5),
        st.sampled_from(["add", "mul", "maximum", "sub", "ge"]), st.data())
 def test_broadcast_strided_operands(dtype, shapes, name, data):
@@ -103,11 +103,11 @@ def test_large_strided_elementwise_matches_numpy():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((700, 900)).astype(np.float32)
     b = rng.standard_normal(900).astype(np.float32)
-    r = rgrad.from_numpy(a)
-    np.testing.assert_allclose((r.t() + rgrad.from_numpy(b)[:, None]).numpy(), a.T + b[:, None])
-    np.testing.assert_allclose((r[:, ::2] * r[:, 1::2]).numpy(), a[:, ::2] * a[:, 1::2])
-    np.testing.assert_allclose(r.t().exp().numpy(), np.exp(a.T), rtol=3e-7)
-    np.testing.assert_allclose(r.sigmoid().numpy(), 1 / (1 + np.exp(-a.astype(np.float64))), rtol=3e-7, atol=1e-30)
+    r = rgrad.tensor(a)
+    assert_close((r.t() + rgrad.tensor(b)[:, None]).cpu().numpy(), a.T + b[:, None])
+    assert_close((r[:, ::2] * r[:, 1::2]).cpu().numpy(), a[:, ::2] * a[:, 1::2])
+    assert_close(r.t().exp().cpu().numpy(), np.exp(a.T), rtol=3e-7)
+    assert_close(r.sigmoid().cpu().numpy(), 1 / (1 + np.exp(-a.astype(np.float64))), rtol=3e-7, atol=1e-30)
 
 
 @pytest.mark.parametrize("name,call", [
@@ -124,10 +124,10 @@ def test_large_strided_elementwise_matches_numpy():
 def test_composite_pointwise_match_torch(name, call):
     rng = np.random.default_rng(0)
     arrs = [rng.standard_normal((4, 5)) for _ in range(3)]
-    got = call(rgrad, *[rgrad.from_numpy(x) for x in arrs])
-    want = call(torch, *[torch.from_numpy(x) for x in arrs])
-    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+    got = call(rgrad, *[from_np(rgrad, x) for x in arrs])
+    want = call(torch, *[from_np(torch, x) for x in arrs])
+    assert_close(got.cpu().numpy(), want.cpu().numpy(), rtol=1e-12, atol=1e-12)
     if name == "lerp_scalar_high":
         # weight 1 reproduces `end` exactly, as torch's two-sided formula does
-        e = rgrad.from_numpy(arrs[1])
-        np.testing.assert_array_equal(rgrad.lerp(rgrad.from_numpy(arrs[0]), e, 1.0).numpy(), arrs[1])
+        e = from_np(rgrad, arrs[1])
+        np.testing.assert_array_equal(rgrad.lerp(from_np(rgrad, arrs[0]), e, 1.0).cpu().numpy(), f32_on_gpu(arrs[1]))

@@ -807,14 +807,12 @@ HOST_OPS = {
     "topk smallest": (lambda x: x.topk(2, 0, largest=False), None),
     "kthvalue": (lambda x: x.kthvalue(2, 1), None),
     "median": (lambda x: x.median(1), None),
-    # (float cumsum/cumprod have a kernel now: test_native_cumsum_cumprod, with a tolerance)
-    "cumsum int": (lambda x: (x * 4).int().cumsum(1), None),
+    # (float cumsum/cumprod and integer cumsum have kernels now: test_native_cumsum_cumprod,
+    # test_native_int_cumsum)
+    "cumprod int": (lambda x: (x * 4).int().cumprod(1), None),
     "cummax": (lambda x: x.cummax(1), None),
     "gather": (lambda x, i: x.gather(1, i), "gather"),
-    "scatter": (lambda x, i: x.scatter(1, i, -1.0), "gather"),
-    "scatter src": (lambda x, i: x.scatter(1, i, x[:, :2] * 10), "gather"),
-    "scatter_add": (lambda x, i: x.scatter_add(1, i, x[:, :2]), "gather"),
-    "scatter_reduce": (lambda x, i: x.scatter_reduce(1, i, x[:, :2], "amax"), "gather"),
+    # (scatter and the ops built on it have a kernel now: test_native_scatter)
     "index_select": (lambda x, i: x.index_select(0, i), "rows"),
     "index_add": (lambda x, i: x.index_add(0, i, x[:3] * 2), "rows3"),
     "index_copy": (lambda x, i: x.index_copy(0, i, x[:3] * 2), "rows3u"),
@@ -1238,6 +1236,135 @@ def test_creation_with_device(make):
     assert on_gpu(rgrad.zeros_like(got)) and on_gpu(rgrad.ones_like(got)) and on_gpu(rgrad.empty_like(got))
 
 
+# Factories with device=None, and the devices they create on once a default device is set;
+# torch's set_default_device (checked with its 'meta' device) is the oracle for which follow it.
+DEFAULT_DEVICE_FACTORIES = {
+    "tensor": lambda m: m.tensor([1.0, 2.0]),
+    "tensor_of_numpy": lambda m: m.tensor(np.ones(2, np.float32)),
+    "as_tensor_of_list": lambda m: m.as_tensor([1, 2]),
+    "as_tensor_of_numpy": lambda m: m.as_tensor(np.ones(2, np.float32)),
+    "asarray": lambda m: m.asarray([1.0]),
+    "scalar_tensor": lambda m: m.scalar_tensor(1.5),
+    "zeros": lambda m: m.zeros(2, 3), "ones": lambda m: m.ones(2), "empty": lambda m: m.empty(2),
+    "full": lambda m: m.full((2,), 3.0), "eye": lambda m: m.eye(2),
+    "arange": lambda m: m.arange(5), "linspace": lambda m: m.linspace(0, 1, 5),
+    "logspace": lambda m: m.logspace(0, 1, 3),
+    "rand": lambda m: m.rand(3), "randn": lambda m: m.randn(3), "randint": lambda m: m.randint(0, 5, (3,)),
+    "randperm": lambda m: m.randperm(4),
+    "linear_weight": lambda m: m.nn.Linear(3, 2).weight,
+    "batchnorm_buffer": lambda m: m.nn.BatchNorm1d(3).num_batches_tracked,
+    "parameter_of_nothing": lambda m: m.nn.Parameter(),
+    # these keep their input's (CPU) device, or share CPU memory
+    "zeros_like_cpu": lambda m: m.zeros_like(m.ones(2, device="cpu")),
+    "rand_like_cpu": lambda m: m.rand_like(m.ones(2, device="cpu")),
+    "new_zeros_cpu": lambda m: m.ones(2, device="cpu").new_zeros(3),
+    "from_numpy": lambda m: m.from_numpy(np.ones(2, np.float32)),
+    "explicit_cpu": lambda m: m.zeros(2, device="cpu"),
+    "bernoulli_cpu": lambda m: m.bernoulli(m.full((3,), 0.5, device="cpu")),
+}
+# rgrad's normal(mean, std, size) and range follow the default device too; torch 2.x leaves them on
+# the CPU (normal is not among its device constructors), so they are checked apart from torch.
+
+
+def _with_default_gpu(fn):
+    prev = rgrad.get_default_device()
+    rgrad.set_default_device("gpu")
+    try:
+        return fn()
+    finally:
+        rgrad.set_default_device(None if prev.type == "cpu" else prev)
+
+
+def test_default_device_api():
+    prev = rgrad.get_default_device()
+    try:
+        rgrad.set_default_device(None)
+        d = rgrad.get_default_device()
+        assert isinstance(d, rgrad.device) and d == rgrad.device("cpu") and repr(d) == "device(type='cpu')"
+        assert rgrad.zeros(1).device.type == "cpu"
+        for spelling in ("gpu", "cuda", "wgpu", "cuda:0", rgrad.device("gpu"), 0):
+            rgrad.set_default_device(spelling)
+            assert rgrad.get_default_device() == rgrad.device("gpu")
+            assert repr(rgrad.get_default_device()) == "device(type='gpu', index=0)"
+        rgrad.set_default_device("cpu")
+        assert rgrad.get_default_device() == rgrad.device("cpu") and rgrad.ones(1).device.type == "cpu"
+        rgrad.set_default_device(None)
+        assert rgrad.get_default_device() == rgrad.device("cpu")
+        with pytest.raises(RuntimeError, match="Expected one of"):
+            rgrad.set_default_device("tpu")
+        assert rgrad.get_default_device() == rgrad.device("cpu")  # a bad name changes nothing
+    finally:
+        rgrad.set_default_device(None if prev.type == "cpu" else prev)
+
+
+@pytest.mark.parametrize("name", list(DEFAULT_DEVICE_FACTORIES))
+def test_default_device_factories(name):
+    make = DEFAULT_DEVICE_FACTORIES[name]
+    t = _with_default_gpu(lambda: make(rgrad))
+    follows = not name.endswith("_cpu") and name != "from_numpy"
+    assert on_gpu(t) == follows, (name, t.device)
+    assert cpu(t.detach()).dtype == make(rgrad).dtype  # same dtype as without a default device
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_default_device("meta")
+    try:
+        want = make(torch)
+    finally:
+        torch.set_default_device(None)
+    assert (want.device.type == "meta") == follows, (name, want.device)
+
+
+def test_default_device_normal_range_and_float64():
+    def body():
+        assert on_gpu(rgrad.normal(0.0, 1.0, (3,))) and on_gpu(rgrad.range(0, 3))
+        assert on_gpu(rgrad.normal(rgrad.zeros(3), 1.0))
+        # float64 cannot live on the GPU: a factory asked for it there raises TypeError (as on MPS) ...
+        with pytest.raises(TypeError, match="float64"):
+            rgrad.zeros(2, dtype=rgrad.float64)
+        with pytest.raises(TypeError, match="float64"):
+            rgrad.tensor([1.0], dtype=rgrad.float64)
+        # ... while float64 on the CPU stays available explicitly, and logspace/range (which
+        # compute in float64 on the CPU) still work
+        assert rgrad.zeros(2, dtype=rgrad.float64, device="cpu").dtype == rgrad.float64
+        assert cpu(rgrad.logspace(0, 2, 3)).tolist() == [1.0, 10.0, 100.0]
+        # a model built under the default device trains there
+        m = rgrad.nn.Sequential(rgrad.nn.Linear(4, 3), rgrad.nn.BatchNorm1d(3))
+        assert all(on_gpu(p) for p in m.parameters()) and all(on_gpu(b) for b in m.buffers())
+        m(rgrad.randn(5, 4)).sum().backward()
+        assert all(on_gpu(p.grad) for p in m.parameters())
+    _with_default_gpu(body)
+
+
+def test_grad_assignment_checks_device():
+    # torch's check order: dtype, then device type, then size
+    p = gpu(randn(3)).requires_grad_()
+    with pytest.raises(RuntimeError, match=r"^attempting to assign a gradient with device type 'cpu' to a tensor with "
+                                           r"device type 'gpu'\. Please ensure that the gradient and the tensor are on "
+                                           r"the same device$"):
+        p.grad = randn(3)
+    with pytest.raises(RuntimeError, match="device type 'gpu' to a tensor with device type 'cpu'"):
+        randn(3).requires_grad_().grad = gpu(randn(4))
+    with pytest.raises(RuntimeError, match="with dtype 'double'"):
+        p.grad = randn(3, dtype="float64")
+    assert p.grad is None
+    p.grad = gpu(randn(3))
+    assert on_gpu(p.grad)
+
+
+def test_default_device_is_per_thread_like_torch():
+    seen = []
+
+    def body():
+        th = threading.Thread(target=lambda: seen.append((rgrad.get_default_device().type, rgrad.zeros(1).device.type)))
+        th.start()
+        th.join()
+        return rgrad.zeros(1).device.type
+    assert _with_default_gpu(body) == "gpu"
+    assert seen == [("cpu", "cpu")]
+
+
 @requires_gpu
 @pytest.mark.parametrize("dtype", GPU_DTYPES)
 def test_native_gather_on_strided_operands(dtype):
@@ -1284,6 +1411,159 @@ def test_native_advanced_indexing(dtype):
 
 
 @requires_gpu
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+def test_native_scatter(dtype):
+    # scatter and what is built on it (scatter_add, scatter_reduce, index_add, index_copy,
+    # setitem with tensor indices) run as a GPU kernel, with no host round trip; the CPU is the
+    # oracle. Plain stores get positions without repeats (a repeated position keeps one of its
+    # values, unspecified, as on CUDA); the combining reductions repeat positions on purpose,
+    # which on the GPU combine in any order (hence the float tolerance).
+    rng = np.random.default_rng(3)
+    dt = getattr(rgrad, dtype)
+
+    def arr(shape, scale=20):
+        return rgrad.from_numpy((rng.standard_normal(shape) * scale).astype(np.float32)).to(dt)
+
+    x, src = arr((5, 6, 4)), arr((5, 9, 4))
+    small = arr((5, 9, 4), scale=1.5)  # products stay in range
+    uniq = rgrad.from_numpy(np.argsort(rng.random((5, 6, 4)), axis=1)[:, :4].copy())  # no repeats along dim 1
+    rep = rgrad.from_numpy(rng.integers(0, 6, (5, 9, 4)))  # repeats along dim 1
+    tol = {"float16": 4e-3, "bfloat16": 3e-2}.get(dtype, 1e-5)
+    cases = {
+        "scatter": lambda x, s, i, r: x.scatter(1, i, s[:, :4]),
+        "scatter value": lambda x, s, i, r: x.scatter(1, r, 3),
+        "scatter transposed": lambda x, s, i, r: x.transpose(0, 2).scatter(0, i.transpose(0, 2), s[:, :4].transpose(0, 2)),
+        "scatter dim 0": lambda x, s, i, r: x.transpose(0, 1).scatter(0, i.transpose(0, 1), s[:, :4].transpose(0, 1)),
+        "scatter 1-d": lambda x, s, i, r: x[0, :, 0].scatter(0, i[0, :, 0], s[0, :4, 0]),
+        "scatter_add": lambda x, s, i, r: x.scatter_add(1, r, s),
+        "scatter_reduce sum": lambda x, s, i, r: x.scatter_reduce(1, r, s, "sum", include_self=False),
+        "scatter_reduce amax": lambda x, s, i, r: x.scatter_reduce(1, r, s, "amax"),
+        "scatter_reduce amin": lambda x, s, i, r: x.scatter_reduce(1, r, s, "amin", include_self=False),
+        "scatter_reduce mean": lambda x, s, i, r: x.scatter_reduce(1, r, s, "mean"),
+        "index_add": lambda x, s, i, r: x.index_add(1, r[0, :, 0], s),
+        "index_copy": lambda x, s, i, r: x.index_copy(1, i[0, :, 0], s[:, :4]),
+        "setitem": lambda x, s, i, r: _setitem(x.clone(), (slice(None), i[0, :, 0]), s[:, :4]),
+        "setitem pair": lambda x, s, i, r: _setitem(x.clone(), (i[0, :, 0] % 5, i[1, :, 1]), s[0, :4, 0]),
+        "setitem value": lambda x, s, i, r: _setitem(x.clone(), (r[0, :, 0] % 5, slice(1, 3)), 7),
+        "setitem mask": lambda x, s, i, r: _setitem(x.clone(), x.float() > 0, s.flatten()[:int((x.float() > 0).sum())]),
+    }
+    before = _C._gpu_host_round_trips()
+    for name, fn in cases.items():
+        check_gpu(fn, x, src, uniq, rep, rtol=tol, atol=tol, where=f"{dtype} {name}")
+    # prod: repeated positions multiply (int8/uint8 wrap the same way on both devices)
+    check_gpu(lambda x, s, r: x.scatter_reduce(1, r, s, "prod"), arr((5, 6, 4), scale=1.5), small, rep,
+              rtol=tol * 4, atol=tol, where=f"{dtype} prod")
+    assert _C._gpu_host_round_trips() == before, "an op took the host path"
+
+
+FUSED_CONFIGS = [
+    ("sgd", dict(lr=0.1)),
+    ("sgd", dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+    ("sgd", dict(lr=0.05, momentum=0.8, nesterov=True, maximize=True)),
+    ("adam", dict(lr=0.01)),
+    ("adam", dict(lr=0.02, betas=(0.8, 0.9), weight_decay=0.1, amsgrad=True)),
+    ("adam", dict(lr=0.01, maximize=True, eps=1e-6)),
+    ("adamw", dict(lr=0.01, weight_decay=0.05)),
+    ("adamw", dict(lr=0.01, weight_decay=0.05, amsgrad=True)),
+]
+
+
+@pytest.mark.parametrize("name,cfg", FUSED_CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(FUSED_CONFIGS)])
+def test_fused_optimizer_step_on_gpu(name, cfg):
+    # SGD and Adam/AdamW update GPU float32 parameters with the fused kernel (one dispatch per
+    # parameter, no host round trip); the CPU's fused kernel, fed the same gradients, is the
+    # oracle for the parameters and every state tensor over several steps.
+    opt_cls = {"sgd": rgrad.optim.SGD, "adam": rgrad.optim.Adam, "adamw": rgrad.optim.AdamW}[name]
+    shapes = [(7, 5), (300,), (1,), (2, 3, 4)]
+    cpu_params = [randn(*sh, seed=k).requires_grad_() for k, sh in enumerate(shapes)]
+    gpu_params = [gpu(p.detach()).requires_grad_() for p in cpu_params]
+    opts = [opt_cls(cpu_params, **cfg), opt_cls(gpu_params, **cfg)]
+    before = _C._gpu_host_round_trips()
+    for step in range(4):
+        for k, (pc, pg) in enumerate(zip(cpu_params, gpu_params)):
+            g = randn(*pc.shape, seed=100 * step + k)
+            pc.grad, pg.grad = g, gpu(g)
+        for o in opts:
+            o.step()
+    assert _C._gpu_host_round_trips() == before, "the step took a host path"
+    for pc, pg in zip(cpu_params, gpu_params):
+        assert_same(pg.detach(), pc.detach(), rtol=2e-5, atol=1e-6, where=f"{name} parameter")
+        sc, sg = opts[0].state[pc], opts[1].state[pg]
+        assert sorted(sc) == sorted(sg)
+        for key in sc:
+            if key != "step":
+                assert_same(sg[key], sc[key], rtol=2e-5, atol=1e-6, where=f"{name} {key}")
+
+
+def test_fused_optimizer_kernels_take_gpu_groups():
+    # The fused entry points accept a GPU float32 group (True: nothing left for the composite
+    # path) and decline what the GPU kernel does not take, before writing anything.
+    p, g = gpu(randn(6)), gpu(randn(6, seed=1))
+    hp = dict(lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False)
+    want = cpu(p) - 0.1 * cpu(g)
+    assert _C._fused_sgd([p], [g], None, [False], **hp) is True
+    assert_same(p, want, rtol=1e-6, atol=1e-7)
+    h = gpu(randn(6, dtype="float16"))
+    assert _C._fused_sgd([h], [gpu(randn(6, dtype="float16"))], None, [False], **hp) is False
+    kept = cpu(p)
+    assert _C._fused_sgd([p], [randn(6)], None, [False], **hp) is False  # gradient on the CPU
+    assert_same(p, kept, rtol=0, atol=0)
+
+
+def test_gpu_training_step_has_no_host_round_trip():
+    # forward, loss, backward, zero_grad and the optimizer step of a small MLP stay on the GPU
+    # (only reading the loss would come back); the CPU run of the same model is the oracle.
+    def build(dev):
+        rgrad.manual_seed(0)
+        m = rgrad.nn.Sequential(rgrad.nn.Linear(8, 16), rgrad.nn.ReLU(), rgrad.nn.Linear(16, 3)).to(dev)
+        return m, rgrad.optim.Adam(m.parameters(), lr=0.01)
+    x, y = randn(32, 8), ints(32, lo=0, hi=3, dtype="int64")
+    runs = []
+    for dev in ("cpu", "gpu"):
+        m, opt = build(dev)
+        xd, yd = (x, y) if dev == "cpu" else (gpu(x), gpu(y))
+        before = _C._gpu_host_round_trips()
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(m(xd), yd)
+            loss.backward()
+            opt.step()
+        if dev == "gpu":
+            assert _C._gpu_host_round_trips() == before, "a training step took a host path"
+        runs.append([p.detach() for p in m.parameters()])
+    for pc, pg in zip(*runs):
+        assert_same(pg, pc, rtol=1e-4, atol=1e-5, where="trained parameter")
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int16", "int32", "int64"])
+def test_native_int_cumsum(dtype):
+    # integer (and bool) cumsum into int64 on the device, with 64-bit carries: exact, as numpy's
+    # int64 cumsum; rows shorter and longer than a chunk (8192), strided and transposed inputs
+    rng = np.random.default_rng(11)
+    lo, hi = {"bool": (0, 2), "uint8": (0, 256)}.get(dtype, (-100, 100))
+    before = _C._gpu_host_round_trips()
+    for shape, dim in [((7,), 0), ((3, 300), 1), ((300, 3), 0), ((2, 20000), 1), ((20000, 2), 0), ((4, 0), 1)]:
+        a = rng.integers(lo, hi, shape).astype(dtype)
+        got = gpu(rgrad.from_numpy(a)).cumsum(dim)
+        assert on_gpu(got) and got.dtype == rgrad.int64
+        np.testing.assert_array_equal(to_np(got), np.cumsum(a.astype(np.int64), dim))
+    a = rng.integers(lo, hi, (40, 30)).astype(dtype)
+    np.testing.assert_array_equal(to_np(gpu(rgrad.from_numpy(a)).t().cumsum(1)), np.cumsum(a.T.astype(np.int64), 1))
+    np.testing.assert_array_equal(to_np(gpu(rgrad.from_numpy(a))[::3, 1::2].cumsum(0)),
+                                  np.cumsum(a[::3, 1::2].astype(np.int64), 0))
+    assert _C._gpu_host_round_trips() == before, "an integer cumsum took the host path"
+
+
+def test_native_int_cumsum_carries_past_int32():
+    # the running sums leave int32's range; the result holds them in full, as on the CPU
+    x = rgrad.full((70000,), 2**31 - 1, dtype=rgrad.int64)
+    want = x.cumsum(0)
+    got = gpu(x).cumsum(0)
+    np.testing.assert_array_equal(to_np(got), to_np(want))
+    assert int(to_np(got)[-1]) == 70000 * (2**31 - 1)
+
+
+@requires_gpu
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
 def test_native_cumsum_cumprod(dtype):
     # float cumsum/cumprod scan on the device (blocks of 256 in workgroup memory plus a running
@@ -1297,6 +1577,13 @@ def test_native_cumsum_cumprod(dtype):
         for dim in range(len(shape)):
             check_gpu(lambda t: t.cumsum(dim), x, rtol=tol, atol=tol * 10, where=f"{dtype} {shape} cumsum {dim}")
             check_gpu(lambda t: rgrad.cumprod(1 + t / 64, dim), x, rtol=tol, atol=tol, where=f"{dtype} {shape} cumprod {dim}")
+    # rows longer than a chunk (8192) are scanned in chunks on top of a scan of chunk totals
+    for shape in [(8193,), (2, 30000), (70000, 2)]:
+        x = rgrad.from_numpy(rng.standard_normal(shape).astype(np.float32)).to(dt)
+        dim = 0 if shape[0] > 2 else 1
+        check_gpu(lambda t: t.cumsum(dim), x, rtol=tol, atol=tol * 30, where=f"{dtype} {shape} chunked cumsum")
+        check_gpu(lambda t: rgrad.cumprod(1 + t / 1024, dim), x, rtol=tol * 20, atol=tol,
+                  where=f"{dtype} {shape} chunked cumprod")
     x = rgrad.from_numpy(rng.standard_normal((5, 40)).astype(np.float32)).to(dt)
     check_gpu(lambda t: t.t().cumsum(1), x, rtol=tol, atol=tol * 10, where="transposed")
     check_gpu(lambda t: t[:, ::3].cumsum(0), x, rtol=tol, atol=tol * 10, where="strided")

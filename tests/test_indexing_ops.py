@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import rgrad
-from helpers import assert_matches, requires_torch, torch
+from helpers import FLOAT64_REASON, assert_matches, device_dtypes, requires_torch, torch
 
 
 def arr(shape, dtype=np.float32, seed=0):
@@ -42,8 +42,8 @@ def test_gather_errors_match_torch():
     with pytest.raises(RuntimeError, match="index 3 is out of bounds for dimension 1 with size 3"):
         t.gather(1, rgrad.tensor([[3]]))
     # int32 indices are accepted (as torch does), uint8 ones are not
-    np.testing.assert_array_equal(t.gather(1, rgrad.tensor([[2]], dtype=rgrad.int32)).numpy(),
-                                  t.numpy()[:1, 2:3])
+    np.testing.assert_array_equal(t.gather(1, rgrad.tensor([[2]], dtype=rgrad.int32)).cpu().numpy(),
+                                  t.cpu().numpy()[:1, 2:3])
     with pytest.raises(RuntimeError, match="Expected dtype int32/int64 for index"):
         t.gather(1, rgrad.tensor([[0]], dtype=rgrad.uint8))
     with pytest.raises(RuntimeError, match="Index tensor must have the same number of dimensions"):
@@ -102,7 +102,7 @@ def test_index_family_matches_numpy():
 
 @settings(max_examples=60, deadline=None)
 @given(hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, max_side=3),
-       st.sampled_from([np.float32, np.int64, np.float64]))
+       st.sampled_from(device_dtypes(["float32", "int64", "float64"])))
 def test_where_broadcasts_like_numpy(shapes, dtype):
     (sc, sa, sb), _ = shapes
     c = np.random.default_rng(0).random(sc) > 0.5
@@ -114,10 +114,15 @@ def test_where_scalars_and_promotion():
     c = rgrad.tensor([True, False])
     assert_matches(rgrad.where(c, rgrad.tensor([1, 2]), 0.5), np.array([1.0, 0.5], np.float32))
     assert_matches(rgrad.where(c, 1.0, 0.0), np.array([1.0, 0.0], np.float32))
-    assert_matches(rgrad.where(c, rgrad.tensor([1, 2], dtype=rgrad.int32), rgrad.tensor([3.0, 4.0], dtype=rgrad.float64)),
-                   np.array([1.0, 4.0]))
     idx = rgrad.where(rgrad.tensor([[0, 1], [1, 0]]) > 0)
     assert [i.tolist() for i in idx] == [[0, 1], [1, 0]]
+
+
+@pytest.mark.cpu_only(reason=FLOAT64_REASON)
+def test_where_promotes_to_float64():
+    c = rgrad.tensor([True, False])
+    assert_matches(rgrad.where(c, rgrad.tensor([1, 2], dtype=rgrad.int32), rgrad.tensor([3.0, 4.0], dtype=rgrad.float64)),
+                   np.array([1.0, 4.0]))
 
 
 def test_masked_ops_match_numpy():

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import rgrad
-from helpers import assert_matches, requires_torch, torch, DTYPES
+from helpers import (DTYPES, FLOAT64_REASON, INT64_RANGE_REASON, WIDE_FLOAT, assert_matches, device_dtypes, f32_on_gpu,
+                     requires_torch, torch)
 
 FLOAT_TOL = {"float16": 2e-2, "bfloat16": 5e-2, "float32": 2e-5, "float64": 1e-12}
 NUM_DTYPES = [d for d in DTYPES if d != "bool"]
@@ -23,7 +24,8 @@ def rand(shape, dtype="float64", seed=0):
 
 
 def rg(a, dtype="float32"):
-    return rgrad.from_numpy(np.array(a)).to(getattr(rgrad, dtype))
+    # rgrad.tensor, not from_numpy: the tensor lives on the default device (the GPU under the GPU pass)
+    return rgrad.tensor(np.array(a), dtype=getattr(rgrad, dtype))
 
 
 def th(a, dtype="float32"):
@@ -33,11 +35,13 @@ def th(a, dtype="float32"):
 def check(fn, arrays, dtype="float32", np_fn=None, transform=None):
     """Runs fn(module, *tensors) on rgrad and torch (and np_fn on float64 numpy) and compares."""
     transform = transform or (lambda t: t)
+    if dtype == "float64":
+        dtype = WIDE_FLOAT  # float64 here only for exact values: the GPU pass checks them in float32
     got = fn(rgrad, *[transform(rg(a, dtype)) for a in arrays])
     tol = FLOAT_TOL.get(dtype, 0)
     if np_fn is not None:
         want = np.asarray(np_fn(*arrays))
-        got_np = got.float().numpy().astype(np.float64) if got.dtype == rgrad.bfloat16 else got.numpy().astype(np.float64)
+        got_np = got.float().cpu().numpy().astype(np.float64) if got.dtype == rgrad.bfloat16 else got.cpu().numpy().astype(np.float64)
         if dtype in FLOAT_TOL:
             np.testing.assert_allclose(got_np, want, rtol=tol, atol=tol * 10)
         assert got_np.shape == want.shape
@@ -89,13 +93,13 @@ def test_matmul_broadcasting_property(data):
     sa = [k] if data.draw(st.booleans()) else batch_of() + [m, k]
     sb = [k] if data.draw(st.booleans()) else batch_of() + [k, n]
     a, b = rand(tuple(sa)), rand(tuple(sb), seed=3)
-    want = np.matmul(a, b)
-    got = rgrad.matmul(rg(a, "float64"), rg(b, "float64"))
+    want = np.matmul(a, b).astype(WIDE_FLOAT)
+    got = rgrad.matmul(rg(a, WIDE_FLOAT), rg(b, WIDE_FLOAT))
     assert_matches(got, want)
     # Transposed storage for the matrix operands must give the same values.
     if len(sa) >= 2:
-        at = rg(np.swapaxes(a, -1, -2).copy(), "float64").transpose(-1, -2)
-        assert_matches(rgrad.matmul(at, rg(b, "float64")), want)
+        at = rg(np.swapaxes(a, -1, -2).copy(), WIDE_FLOAT).transpose(-1, -2)
+        assert_matches(rgrad.matmul(at, rg(b, WIDE_FLOAT)), want)
 
 
 def test_matmul_error_messages_match_torch():
@@ -139,23 +143,23 @@ def test_strided_operands(dtype):
             a = va(rg(base, dtype))
             b = vb(rg(base * 2 - 1, dtype))
             got = a @ b.t()
-            want = np.asarray(a.double().numpy()) @ np.asarray(b.double().numpy()).T
-            np.testing.assert_allclose(got.double().numpy(), want, rtol=FLOAT_TOL.get(dtype, 0), err_msg=f"{name_a} {name_b}")
+            want = np.asarray(a.cpu().double().numpy()) @ np.asarray(b.cpu().double().numpy()).T
+            np.testing.assert_allclose(got.cpu().double().numpy(), want, rtol=FLOAT_TOL.get(dtype, 0), err_msg=f"{name_a} {name_b}")
             assert got.dtype == a.dtype
 
 
 def test_neither_unit_stride_and_stride_zero_batches():
     base = rand((4, 10, 12))
-    a = rg(base, "float64")[:, ::2, ::3]  # strides (120, 24, 3)
-    b = rg(rand((4, 4, 7)), "float64")
-    assert_matches(a @ b, base[:, ::2, ::3] @ rand((4, 4, 7)))
+    a = rg(base, WIDE_FLOAT)[:, ::2, ::3]  # strides (120, 24, 3)
+    b = rg(rand((4, 4, 7)), WIDE_FLOAT)
+    assert_matches(a @ b, f32_on_gpu(base[:, ::2, ::3] @ rand((4, 4, 7))))
     # A batch dim broadcast with stride 0 on one side.
-    bb = rg(rand((1, 4, 7)), "float64").expand(4, 4, 7)
-    assert_matches(a @ bb, base[:, ::2, ::3] @ rand((1, 4, 7)))
+    bb = rg(rand((1, 4, 7)), WIDE_FLOAT).expand(4, 4, 7)
+    assert_matches(a @ bb, f32_on_gpu(base[:, ::2, ::3] @ rand((1, 4, 7))))
     # as_strided rows that overlap.
-    t = rg(np.arange(20.0), "float64").as_strided((5, 4), (2, 1))
+    t = rg(np.arange(20.0), WIDE_FLOAT).as_strided((5, 4), (2, 1))
     want = np.lib.stride_tricks.as_strided(np.arange(20.0), (5, 4), (16, 8))
-    assert_matches(t @ t.t(), want @ want.T)
+    assert_matches(t @ t.t(), f32_on_gpu(want @ want.T))
 
 
 @pytest.mark.parametrize("sa,sb", [((0, 3), (3, 4)), ((2, 0), (0, 3)), ((2, 3), (3, 0)), ((0,), (0,)),
@@ -212,12 +216,13 @@ def test_every_dtype_like_torch(op, dtype):
     assert_matches(got, want, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32",
+                                   pytest.param("int64", marks=pytest.mark.cpu_only(reason=INT64_RANGE_REASON))])
 def test_integer_products_wrap_around(dtype):
     info = np.iinfo(dtype)
     a = np.full((2, 40), info.max // 3, dtype=dtype)
     b = np.full((40, 3), 7, dtype=dtype)
-    got = rgrad.from_numpy(a) @ rgrad.from_numpy(b)
+    got = rgrad.tensor(a) @ rgrad.tensor(b)
     # Wrap-around is exact modular arithmetic, so a wide sum reduced mod 2^bits is the oracle.
     wide = (a.astype(object) @ b.astype(object))
     bits = 8 * np.dtype(dtype).itemsize
@@ -278,7 +283,7 @@ def test_beta_zero_ignores_nan_and_int_scalars_truncate():
                lambda m, i, x, y: m.baddbmm(i[None], x[None], y[None], beta=0),
                lambda m, i, x, y: m.addbmm(i, x[None], y[None], beta=0)]:
         got = check(fn, [nan, a, b], "float32")
-        assert not np.isnan(got.numpy()).any()
+        assert not np.isnan(got.cpu().numpy()).any()
     # Integer tensors take beta/alpha truncated toward zero.
     c = np.full((2, 2), 5.0)
     for beta, alpha in [(0.5, 1), (1, 0.5), (2.7, 1.5)]:
@@ -325,7 +330,7 @@ def test_outer_ger_inner_kron():
 @requires_torch
 def test_outer_kron_inner_promote_like_mul():
     for fn in [lambda m, a, b: m.outer(a, b), lambda m, a, b: m.kron(a, b)]:
-        for da, db in [("float32", "float64"), ("float32", "int64"), ("bool", "bool"), ("int8", "uint8")]:
+        for da, db in device_dtypes([("float32", "float64"), ("float32", "int64"), ("bool", "bool"), ("int8", "uint8")]):
             a, b = rand((3,), da), rand((2,), db, seed=1)
             assert_matches(fn(rgrad, rg(a, da), rg(b, db)), fn(torch, th(a, da), th(b, db)))
     assert_matches(rgrad.inner(rg(rand((2, 3)), "int32"), rg(rand(()), "float32")),
@@ -397,9 +402,10 @@ def test_einsum_dtypes_like_torch(eq, shapes, dtype):
 
 def test_einsum_list_and_sublist_forms():
     a, b = rand((2, 3)), rand((3, 4), seed=1)
-    assert_matches(rgrad.einsum("ij,jk", [rg(a, "float64"), rg(b, "float64")]), a @ b)
-    assert_matches(rgrad.einsum(rg(a, "float64"), [0, 1], rg(b, "float64"), [1, 2], [0, 2]), a @ b)
-    assert_matches(rgrad.einsum(rg(a, "float64"), [Ellipsis, 1], rg(b, "float64"), [1, 2]), a @ b)
+    want = f32_on_gpu(a @ b)
+    assert_matches(rgrad.einsum("ij,jk", [rg(a, WIDE_FLOAT), rg(b, WIDE_FLOAT)]), want)
+    assert_matches(rgrad.einsum(rg(a, WIDE_FLOAT), [0, 1], rg(b, WIDE_FLOAT), [1, 2], [0, 2]), want)
+    assert_matches(rgrad.einsum(rg(a, WIDE_FLOAT), [Ellipsis, 1], rg(b, WIDE_FLOAT), [1, 2]), want)
 
 
 @requires_torch
@@ -416,8 +422,13 @@ def test_einsum_errors_match_torch(eq, shapes):
 
 @requires_torch
 def test_einsum_dtype_mismatch_like_torch():
-    same_error(lambda m, a, b: m.einsum("ij,jk->ik", a, b), rand((2, 3)), rand((3, 4)), dtypes=["float32", "float64"])
     same_error(lambda m, a, b: m.einsum("ij,jk->ik", a, b), rand((2, 3)), rand((3, 4)), dtypes=["float32", "int64"])
+
+
+@requires_torch
+@pytest.mark.cpu_only(reason=FLOAT64_REASON)
+def test_einsum_float64_mismatch_like_torch():
+    same_error(lambda m, a, b: m.einsum("ij,jk->ik", a, b), rand((2, 3)), rand((3, 4)), dtypes=["float32", "float64"])
     a, b = rand((2, 3)), rand((2, 3))
     assert_matches(rgrad.einsum("ij,ij->ij", rg(a), rg(b, "float64")), torch.einsum("ij,ij->ij", th(a), th(b, "float64")))
 

@@ -9,7 +9,7 @@ import pytest
 import rgrad
 import rgrad.nn as nn
 import rgrad.nn.functional as F
-from helpers import assert_matches, requires_torch, torch
+from helpers import FLOAT64_REASON, WIDE_FLOAT, assert_matches, f32_on_gpu, requires_torch, torch
 
 pytestmark = requires_torch
 
@@ -18,7 +18,8 @@ if torch is not None:
 
 
 def sample(shape, seed=0, dtype="float64"):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    # (float64 data become float32 under the GPU pass, on both sides)
+    return f32_on_gpu(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
 
 
 def compare(fn_r, fn_t, arrays, *, rtol=1e-7, atol=1e-9, grad=True, seed=100):
@@ -135,7 +136,8 @@ def test_conv2d_double_backward():
     (lambda x, w: F.conv2d(x, w, padding="same", stride=2), "padding='same' is not supported for strided"),
     (lambda x, w: F.conv2d(x[:, :, :2, :2], w), "Kernel size can't be greater than actual input size"),
     (lambda x, w: F.conv2d(x, w, rgrad.zeros(3)), "expected bias to be 1-dimensional with 4 elements"),
-    (lambda x, w: F.conv2d(x, w.double()), "expected scalar type Float but found Double"),
+    pytest.param(lambda x, w: F.conv2d(x, w.double()), "expected scalar type Float but found Double",
+                 marks=pytest.mark.cpu_only(reason=FLOAT64_REASON)),
     (lambda x, w: F.conv2d(x, w, stride=(1, 1, 1)), "a list of 2 values to match the convolution dimensions"),
 ])
 def test_conv_errors(call, message):
@@ -297,8 +299,8 @@ def test_unfold_fold(kernel, dilation, padding, stride):
     compare(lambda c: F.fold(c, (7, 8), **kw_), lambda c: TF.fold(c, (7, 8), **kw_), [sample(tuple(cols.shape))])
     # Round trip: fold(unfold(x)) is x times each pixel's number of blocks.
     x = rgrad.tensor(sample((2, 3, 7, 8)))
-    counts = F.fold(F.unfold(rgrad.ones(2, 3, 7, 8, dtype=rgrad.float64), **kw_), (7, 8), **kw_)
-    assert_matches(F.fold(F.unfold(x, **kw_), (7, 8), **kw_), (x * counts).numpy(), rtol=1e-12, atol=1e-12)
+    counts = F.fold(F.unfold(rgrad.ones(2, 3, 7, 8, dtype=x.dtype), **kw_), (7, 8), **kw_)
+    assert_matches(F.fold(F.unfold(x, **kw_), (7, 8), **kw_), (x * counts).cpu().numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_unfold_fold_unbatched():
@@ -351,10 +353,11 @@ def test_module_repr(name, args, kwargs):
     ("ConvTranspose2d", (4, 2, 3), dict(stride=2, output_padding=1, groups=2), (1, 4, 3, 4)),
 ])
 def test_conv_module_forward(name, args, kwargs, shape):
-    m, mt = getattr(nn, name)(*args, **kwargs).double(), getattr(torch.nn, name)(*args, **kwargs).double()
+    m = getattr(nn, name)(*args, **kwargs).to(getattr(rgrad, WIDE_FLOAT))
+    mt = getattr(torch.nn, name)(*args, **kwargs).to(getattr(torch, WIDE_FLOAT))
     with torch.no_grad():
-        mt.weight.copy_(torch.tensor(m.weight.detach().numpy()))
-        mt.bias.copy_(torch.tensor(m.bias.detach().numpy()))
+        mt.weight.copy_(torch.tensor(m.weight.detach().cpu().numpy()))
+        mt.bias.copy_(torch.tensor(m.bias.detach().cpu().numpy()))
     compare(m, mt, [sample(shape)], grad=False)
 
 
@@ -372,10 +375,10 @@ def test_conv_init_bounds():
     bound = 1 / math.sqrt(3 * 3 * 5)
     assert m.weight.shape == (64, 3, 3, 5) and m.bias.shape == (64,)
     for p in (m.weight, m.bias):
-        a = p.detach().numpy()
+        a = p.detach().cpu().numpy()
         assert np.abs(a).max() <= bound and np.abs(a).max() > 0.8 * bound
     # U(-b, b) has standard deviation b / sqrt(3).
-    assert abs(m.weight.detach().numpy().std() - bound / math.sqrt(3)) < 0.1 * bound
+    assert abs(m.weight.detach().cpu().numpy().std() - bound / math.sqrt(3)) < 0.1 * bound
     assert nn.ConvTranspose2d(4, 6, 3, groups=2).weight.shape == (4, 3, 3, 3)
     with pytest.raises(ValueError, match="in_channels must be divisible by groups"):
         nn.Conv2d(3, 4, 3, groups=2)

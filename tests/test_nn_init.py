@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import rgrad
-from helpers import assert_matches, requires_torch, torch
+from helpers import assert_close, assert_matches, from_np, requires_torch, torch
 
 pytestmark = requires_torch
 
@@ -51,7 +51,7 @@ N = (400, 500)  # 200k samples: sample std within ~0.3% of the true one
 
 
 def stats(t):
-    v = t.detach().numpy().astype(np.float64)
+    v = t.detach().cpu().numpy().astype(np.float64)
     return v.min(), v.max(), v.mean(), v.std()
 
 
@@ -81,11 +81,11 @@ def test_init_in_place_on_parameters_without_history():
 
 def test_reproducible_with_manual_seed():
     rgrad.manual_seed(3)
-    a = init.kaiming_normal_(rgrad.empty(5, 6)).numpy()
+    a = init.kaiming_normal_(rgrad.empty(5, 6)).cpu().numpy()
     rgrad.manual_seed(3)
     close(init.kaiming_normal_(rgrad.empty(5, 6)), a)
     g = rgrad.Generator().manual_seed(7)
-    b = init.uniform_(rgrad.empty(4), generator=g).numpy()
+    b = init.uniform_(rgrad.empty(4), generator=g).cpu().numpy()
     g.manual_seed(7)
     close(init.uniform_(rgrad.empty(4), generator=g), b)
 
@@ -135,10 +135,10 @@ def test_trunc_normal():
 @pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 2, 3), (6, 6)])
 def test_orthogonal(shape):
     rgrad.manual_seed(0)
-    w = init.orthogonal_(rgrad.empty(shape), gain=2.0).numpy().reshape(shape[0], -1).astype(np.float64)
+    w = init.orthogonal_(rgrad.empty(shape), gain=2.0).cpu().numpy().reshape(shape[0], -1).astype(np.float64)
     rows, cols = w.shape
     gram = w @ w.T if rows <= cols else w.T @ w
-    np.testing.assert_allclose(gram, 4.0 * np.eye(min(rows, cols)), atol=1e-5)
+    assert_close(gram, 4.0 * np.eye(min(rows, cols)), atol=1e-5)
     with pytest.raises(ValueError, match="Only tensors with 2 or more dimensions are supported"):
         init.orthogonal_(rgrad.empty(3))
 
@@ -150,7 +150,7 @@ def test_dirac(shape, groups):
 
 def test_sparse():
     rgrad.manual_seed(0)
-    w = init.sparse_(rgrad.empty(10, 300), sparsity=0.3, std=0.5).numpy()
+    w = init.sparse_(rgrad.empty(10, 300), sparsity=0.3, std=0.5).cpu().numpy()
     assert np.all((w == 0).sum(0) >= 3)
     assert abs(w[w != 0].std() - 0.5) < 0.03
 
@@ -164,8 +164,8 @@ def grads_pair(seed=0):
     rp = [rgrad.nn.Parameter(rgrad.zeros(s)) for s in shapes]
     tp = [torch.nn.Parameter(torch.zeros(s)) for s in shapes]
     for a, b, g in zip(rp, tp, gs):
-        a.grad = rgrad.from_numpy(g.copy())
-        b.grad = torch.from_numpy(g.copy())
+        a.grad = from_np(rgrad, g.copy())
+        b.grad = from_np(torch, g.copy())
     return rp, tp
 
 
@@ -202,13 +202,13 @@ def test_clip_grad_value():
 
 def test_parameters_vector_round_trip():
     r, t = rgrad.nn.Linear(3, 2), torch.nn.Linear(3, 2)
-    r.load_state_dict({k: rgrad.from_numpy(v.detach().numpy().copy()) for k, v in t.state_dict().items()})
+    r.load_state_dict({k: from_np(rgrad, v.detach().cpu().numpy().copy()) for k, v in t.state_dict().items()})
     vr = rgrad.nn.utils.parameters_to_vector(r.parameters())
     close(vr, torch.nn.utils.parameters_to_vector(t.parameters()))
     assert vr.grad_fn is not None     # differentiable, as torch's
     new = np.arange(8, dtype=np.float32)
-    rgrad.nn.utils.vector_to_parameters(rgrad.from_numpy(new), r.parameters())
-    torch.nn.utils.vector_to_parameters(torch.from_numpy(new), t.parameters())
+    rgrad.nn.utils.vector_to_parameters(from_np(rgrad, new), r.parameters())
+    torch.nn.utils.vector_to_parameters(from_np(torch, new), t.parameters())
     for (n, a), (_, b) in zip(r.named_parameters(), t.named_parameters()):
         close(a.detach(), b)
         assert a.requires_grad
@@ -222,9 +222,9 @@ def test_weight_norm(dim):
     r = rgrad.nn.utils.weight_norm(rgrad.nn.Linear(4, 3), dim=dim)
     t = torch.nn.utils.weight_norm(torch.nn.Linear(4, 3), dim=dim)
     assert [n for n, _ in r.named_parameters()] == [n for n, _ in t.named_parameters()]
-    r.load_state_dict({k: rgrad.from_numpy(v.detach().numpy().copy()) for k, v in t.state_dict().items()})
+    r.load_state_dict({k: from_np(rgrad, v.detach().cpu().numpy().copy()) for k, v in t.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
-    yr, yt = r(rgrad.from_numpy(x)), t(torch.from_numpy(x))
+    yr, yt = r(from_np(rgrad, x)), t(from_np(torch, x))
     close(yr, yt, rtol=1e-5, atol=1e-6)
     yr.sum().backward()
     yt.sum().backward()
@@ -251,10 +251,10 @@ def test_spectral_norm(n_iter):
     t = torch.nn.utils.spectral_norm(torch.nn.Linear(5, 4), n_power_iterations=n_iter)
     assert [n for n, _ in r.named_parameters()] == [n for n, _ in t.named_parameters()]
     assert [n for n, _ in r.named_buffers()] == [n for n, _ in t.named_buffers()]
-    r.load_state_dict({k: rgrad.from_numpy(v.detach().numpy().copy()) for k, v in t.state_dict().items()})
+    r.load_state_dict({k: from_np(rgrad, v.detach().cpu().numpy().copy()) for k, v in t.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
     for _ in range(2):   # training mode: the power iteration updates u and v
-        yr, yt = r(rgrad.from_numpy(x)), t(torch.from_numpy(x))
+        yr, yt = r(from_np(rgrad, x)), t(from_np(torch, x))
         close(yr, yt, rtol=1e-5, atol=1e-6)
         close(r.weight_u, t.weight_u, rtol=1e-5, atol=1e-6)
     yr.sum().backward()
@@ -262,7 +262,7 @@ def test_spectral_norm(n_iter):
     for (n, a), (_, b) in zip(r.named_parameters(), t.named_parameters()):
         close(a.grad, b.grad, rtol=1e-4, atol=1e-5)
     r.eval(), t.eval()
-    close(r(rgrad.from_numpy(x)), t(torch.from_numpy(x)), rtol=1e-5, atol=1e-6)
+    close(r(from_np(rgrad, x)), t(from_np(torch, x)), rtol=1e-5, atol=1e-6)
     close(r.weight_v, t.weight_v, rtol=1e-5, atol=1e-6)
     rgrad.nn.utils.remove_spectral_norm(r)
     torch.nn.utils.remove_spectral_norm(t)
@@ -271,4 +271,4 @@ def test_spectral_norm(n_iter):
     # The largest singular value of the normalised weight is 1 after enough iterations.
     m = rgrad.nn.utils.spectral_norm(rgrad.nn.Linear(6, 6), n_power_iterations=50)
     m(rgrad.zeros(1, 6))
-    assert abs(np.linalg.svd(m.weight.detach().numpy(), compute_uv=False)[0] - 1) < 1e-3
+    assert abs(np.linalg.svd(m.weight.detach().cpu().numpy(), compute_uv=False)[0] - 1) < 1e-3

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rgrad
-from helpers import assert_matches, requires_torch, torch
+from helpers import FLOAT64_REASON, assert_close, assert_matches, from_np, requires_torch, torch
 
 pytestmark = requires_torch
 
@@ -24,22 +24,22 @@ def rnd(shape, seed=0, dtype=np.float32):
 
 
 def copy_weights(rmod, tmod):
-    rmod.load_state_dict({k: rgrad.from_numpy(v.detach().numpy().copy()) for k, v in tmod.state_dict().items()})
+    rmod.load_state_dict({k: from_np(rgrad, v.detach().cpu().numpy().copy()) for k, v in tmod.state_dict().items()})
 
 
 def check_pair(rfn, tfn, *inputs, rtol=1e-5, atol=1e-5, params=(), grad=True):
     """Runs rfn/tfn on the same float inputs; compares outputs, input grads and parameter grads
     (params: pairs of (rgrad, torch) tensors) under a random upstream gradient."""
-    rin = [rgrad.from_numpy(x.copy()).requires_grad_(grad) for x in inputs]
-    tin = [torch.from_numpy(x.copy()).requires_grad_(grad) for x in inputs]
+    rin = [from_np(rgrad, x.copy()).requires_grad_(grad) for x in inputs]
+    tin = [from_np(torch, x.copy()).requires_grad_(grad) for x in inputs]
     yr, yt = rfn(*rin), tfn(*tin)
     close(yr, yt, rtol=rtol, atol=atol)
     if not grad:
         return yr, yt
     assert yr.grad_fn is not None
     g = rnd(tuple(yt.shape), seed=99)
-    yr.backward(rgrad.from_numpy(g))
-    yt.backward(torch.from_numpy(g))
+    yr.backward(from_np(rgrad, g))
+    yt.backward(from_np(torch, g))
     for a, b in list(zip(rin, tin)) + list(params):
         close(a.grad, b.grad, rtol=rtol * 10, atol=atol * 10)
     return yr, yt
@@ -65,7 +65,7 @@ def test_linear_init_bounds_and_functional():
     rgrad.manual_seed(0)
     m = rgrad.nn.Linear(50, 40)
     bound = 1 / math.sqrt(50)
-    w, b = m.weight.detach().numpy(), m.bias.detach().numpy()
+    w, b = m.weight.detach().cpu().numpy(), m.bias.detach().cpu().numpy()
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
     assert np.abs(b).max() <= bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound
@@ -79,6 +79,7 @@ def test_linear_init_bounds_and_functional():
         rgrad.nn.Linear(4, 3)(rgrad.zeros(2, 5))
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON)
 def test_linear_dtypes():
     m = rgrad.nn.Linear(3, 2, dtype=rgrad.float64)
     assert m.weight.dtype == rgrad.float64
@@ -111,20 +112,20 @@ def test_embedding():
         r, t = rgrad.nn.Embedding(5, 3, **kw), torch.nn.Embedding(5, 3, **kw)
         copy_weights(r, t)
         assert repr(r) == repr(t)
-        yr, yt = r(rgrad.from_numpy(idx)), t(torch.from_numpy(idx))
+        yr, yt = r(from_np(rgrad, idx)), t(from_np(torch, idx))
         close(yr, yt)
         g = rnd(tuple(yt.shape), 5)
-        yr.backward(rgrad.from_numpy(g))
-        yt.backward(torch.from_numpy(g))
+        yr.backward(from_np(rgrad, g))
+        yt.backward(from_np(torch, g))
         close(r.weight.grad, t.weight.grad, rtol=1e-6, atol=1e-6)
     rgrad.manual_seed(0)
     e = rgrad.nn.Embedding(1000, 20, padding_idx=3)
-    w = e.weight.detach().numpy()
+    w = e.weight.detach().cpu().numpy()
     assert np.all(w[3] == 0) and abs(w.std() - 1) < 0.03 and abs(w.mean()) < 0.03
-    pre = rgrad.from_numpy(rnd((4, 2)))
+    pre = from_np(rgrad, rnd((4, 2)))
     f = rgrad.nn.Embedding.from_pretrained(pre)
     assert not f.weight.requires_grad and repr(f) == "Embedding(4, 2)"
-    close(f(rgrad.tensor([3, 0])), pre.numpy()[[3, 0]])
+    close(f(rgrad.tensor([3, 0])), pre.cpu().numpy()[[3, 0]])
     assert rgrad.nn.Embedding.from_pretrained(pre, freeze=False).weight.requires_grad
     with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
         rgrad.nn.Embedding(3, 2, padding_idx=3)
@@ -133,19 +134,19 @@ def test_embedding():
 def test_embedding_max_norm():
     w = rnd((6, 4)) * 3
     idx = np.array([0, 2, 2, 5], np.int64)
-    r = rgrad.nn.Embedding.from_pretrained(rgrad.from_numpy(w.copy()), max_norm=1.5)
-    t = torch.nn.Embedding.from_pretrained(torch.from_numpy(w.copy()), max_norm=1.5)
-    close(r(rgrad.from_numpy(idx)), t(torch.from_numpy(idx)), rtol=1e-5, atol=1e-6)
+    r = rgrad.nn.Embedding.from_pretrained(from_np(rgrad, w.copy()), max_norm=1.5)
+    t = torch.nn.Embedding.from_pretrained(from_np(torch, w.copy()), max_norm=1.5)
+    close(r(from_np(rgrad, idx)), t(from_np(torch, idx)), rtol=1e-5, atol=1e-6)
     close(r.weight.detach(), t.weight.detach(), rtol=1e-5, atol=1e-6)
 
 
 def test_one_hot():
     F, TF = rgrad.nn.functional, torch.nn.functional
     x = np.array([[0, 3], [2, 1]], np.int64)
-    close(F.one_hot(rgrad.from_numpy(x)), TF.one_hot(torch.from_numpy(x)))
-    close(F.one_hot(rgrad.from_numpy(x), 6), TF.one_hot(torch.from_numpy(x), 6))
+    close(F.one_hot(from_np(rgrad, x)), TF.one_hot(from_np(torch, x)))
+    close(F.one_hot(from_np(rgrad, x), 6), TF.one_hot(from_np(torch, x), 6))
     with pytest.raises(RuntimeError, match="Class values must be smaller than num_classes"):
-        F.one_hot(rgrad.from_numpy(x), 3)
+        F.one_hot(from_np(rgrad, x), 3)
     with pytest.raises(RuntimeError, match="LongTensor"):
         F.one_hot(rgrad.tensor([1.0]))
 
@@ -158,12 +159,12 @@ def test_dropout():
     d = rgrad.nn.Dropout(0.3)
     assert repr(d) == repr(torch.nn.Dropout(0.3))
     y = d(x)
-    v = y.detach().numpy()
+    v = y.detach().cpu().numpy()
     kept = v != 0
     assert abs(kept.mean() - 0.7) < 0.01
-    np.testing.assert_allclose(v[kept], 1 / 0.7, rtol=1e-6)
+    assert_close(v[kept], 1 / 0.7, rtol=1e-6)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), v, rtol=1e-6)   # grad is the same mask, scaled
+    assert_close(x.grad.cpu().numpy(), v, rtol=1e-6)   # grad is the same mask, scaled
     d.eval()
     assert d(x) is x
     assert rgrad.nn.functional.dropout(x, 0.5, training=False) is x
@@ -175,17 +176,17 @@ def test_dropout():
             rgrad.nn.functional.dropout(x, bad)
     z = rgrad.ones(10, 10)
     rgrad.nn.functional.dropout(z, 0.5, inplace=True)
-    assert set(np.unique(z.numpy())) <= {0.0, 2.0}
+    assert set(np.unique(z.cpu().numpy())) <= {0.0, 2.0}
 
 
 def test_channel_dropout():
     rgrad.manual_seed(1)
     x = rgrad.ones(100, 30, 4, 5)
-    y = rgrad.nn.Dropout2d(0.5)(x).numpy()
+    y = rgrad.nn.Dropout2d(0.5)(x).cpu().numpy()
     per_channel = y.reshape(100, 30, -1)
     assert np.all(per_channel.min(-1) == per_channel.max(-1))          # whole channels dropped
     assert abs((per_channel[..., 0] == 0).mean() - 0.5) < 0.05
-    y1 = rgrad.nn.Dropout1d(0.5)(rgrad.ones(8, 20, 7)).numpy()
+    y1 = rgrad.nn.Dropout1d(0.5)(rgrad.ones(8, 20, 7)).cpu().numpy()
     assert np.all(y1.min(-1) == y1.max(-1))
     assert rgrad.nn.Dropout2d(0.5).eval()(x) is x
 
@@ -249,7 +250,7 @@ def test_activations_at_extremes():
                                   "hardsigmoid", "hardswish", "mish"])
 def test_inplace_activations(name):
     x = rnd((3, 4))
-    r, t = rgrad.from_numpy(x.copy()), torch.from_numpy(x.copy())
+    r, t = from_np(rgrad, x.copy()), from_np(torch, x.copy())
     yr = getattr(rgrad.nn.functional, name)(r, inplace=True)
     getattr(torch.nn.functional, name)(t, inplace=True)
     assert yr is r
@@ -266,11 +267,11 @@ def test_activation_errors_and_defaults():
     with pytest.raises(RuntimeError, match="Halving dimension must be even"):
         F.glu(rgrad.zeros(2, 3))
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
-        y = F.softmax(rgrad.from_numpy(rnd((2, 3))))
-    close(y, torch.softmax(torch.from_numpy(rnd((2, 3))), 1), rtol=1e-6)
+        y = F.softmax(from_np(rgrad, rnd((2, 3))))
+    close(y, torch.softmax(from_np(torch, rnd((2, 3))), 1), rtol=1e-6)
     rgrad.manual_seed(0)
     x = -rgrad.ones(1000)
-    y = F.rrelu(x, 0.1, 0.3, training=True).numpy()
+    y = F.rrelu(x, 0.1, 0.3, training=True).cpu().numpy()
     assert -0.3 <= y.min() and y.max() <= -0.1 and abs(y.mean() + 0.2) < 0.01
 
 
@@ -285,6 +286,7 @@ def test_distances():
                lambda x, y: TF.pairwise_distance(x, y, p=1.0, keepdim=True), a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON + " (finite-difference gradcheck needs float64)")
 def test_bilinear_functional_gradcheck():
     F = rgrad.nn.functional
     x1 = rgrad.randn(3, 2, dtype=rgrad.float64, requires_grad=True)
@@ -356,8 +358,8 @@ def test_batch_norm_errors_and_functional():
     bn(rgrad.zeros(1, 3))
     x = rnd((6, 3, 4))
     rm, rv = np.zeros(3, np.float32), np.ones(3, np.float32)
-    r_rm, r_rv, t_rm, t_rv = (rgrad.from_numpy(rm.copy()), rgrad.from_numpy(rv.copy()),
-                              torch.from_numpy(rm.copy()), torch.from_numpy(rv.copy()))
+    r_rm, r_rv, t_rm, t_rv = (from_np(rgrad, rm.copy()), from_np(rgrad, rv.copy()),
+                              from_np(torch, rm.copy()), from_np(torch, rv.copy()))
     check_pair(lambda a: rgrad.nn.functional.batch_norm(a, r_rm, r_rv, training=True, momentum=0.3),
                lambda a: torch.nn.functional.batch_norm(a, t_rm, t_rv, training=True, momentum=0.3), x,
                rtol=1e-4, atol=1e-5)
@@ -365,13 +367,17 @@ def test_batch_norm_errors_and_functional():
     close(r_rv, t_rv, rtol=1e-5, atol=1e-6)
 
 
-def test_batch_norm_state_dict_and_gradcheck():
+def test_batch_norm_state_dict():
     r, t = rgrad.nn.BatchNorm2d(4), torch.nn.BatchNorm2d(4)
     assert list(r.state_dict()) == list(t.state_dict())
     sd = r.state_dict()
     del sd["num_batches_tracked"]
     sd._metadata[""]["version"] = 1  # an old checkpoint without num_batches_tracked loads strictly
     r.load_state_dict(sd)
+
+
+@pytest.mark.cpu_only(reason=FLOAT64_REASON + " (finite-difference gradcheck needs float64)")
+def test_norm_functionals_gradcheck():
     F = rgrad.nn.functional
     x = rgrad.randn(4, 2, 3, dtype=rgrad.float64, requires_grad=True)
     w = rgrad.randn(2, dtype=rgrad.float64, requires_grad=True)
@@ -406,12 +412,12 @@ def test_embedding_bag(mode, pad):
         t = torch.nn.EmbeddingBag(10, 3, mode=mode, padding_idx=pad, **kw)
         copy_weights(r, t)
         assert repr(r) == repr(t)
-        yr = r(*[rgrad.from_numpy(a) for a in args])
-        yt = t(*[torch.from_numpy(a) for a in args])
+        yr = r(*[from_np(rgrad, a) for a in args])
+        yt = t(*[from_np(torch, a) for a in args])
         close(yr, yt, rtol=1e-5, atol=1e-6)
         g = rnd(tuple(yt.shape), 3)
-        yr.backward(rgrad.from_numpy(g))
-        yt.backward(torch.from_numpy(g))
+        yr.backward(from_np(rgrad, g))
+        yt.backward(from_np(torch, g))
         close(r.weight.grad, t.weight.grad, rtol=1e-5, atol=1e-6)
 
 
@@ -419,15 +425,15 @@ def test_embedding_bag_per_sample_weights_and_errors():
     F, TF = rgrad.nn.functional, torch.nn.functional
     w, idx, off = rnd((6, 4)), np.array([0, 5, 3, 3, 1], np.int64), np.array([0, 2], np.int64)
     psw = rnd((5,), 1)
-    check_pair(lambda w_, p_: F.embedding_bag(rgrad.from_numpy(idx), w_, rgrad.from_numpy(off), mode="sum",
+    check_pair(lambda w_, p_: F.embedding_bag(from_np(rgrad, idx), w_, from_np(rgrad, off), mode="sum",
                                               per_sample_weights=p_),
-               lambda w_, p_: TF.embedding_bag(torch.from_numpy(idx), w_, torch.from_numpy(off), mode="sum",
+               lambda w_, p_: TF.embedding_bag(from_np(torch, idx), w_, from_np(torch, off), mode="sum",
                                                per_sample_weights=p_), w, psw, rtol=1e-5, atol=1e-6)
     with pytest.raises(NotImplementedError, match="per_sample_weights is only supported for mode='sum'"):
-        F.embedding_bag(rgrad.from_numpy(idx), rgrad.from_numpy(w), rgrad.from_numpy(off),
-                        per_sample_weights=rgrad.from_numpy(psw))
+        F.embedding_bag(from_np(rgrad, idx), from_np(rgrad, w), from_np(rgrad, off),
+                        per_sample_weights=from_np(rgrad, psw))
     with pytest.raises(ValueError, match="offsets has to be a 1D Tensor but got None"):
-        F.embedding_bag(rgrad.from_numpy(idx), rgrad.from_numpy(w))
+        F.embedding_bag(from_np(rgrad, idx), from_np(rgrad, w))
     with pytest.raises(ValueError, match="mode has to be one of sum, mean or max"):
         rgrad.nn.EmbeddingBag(3, 2, mode="min")(rgrad.zeros(1, 2, dtype=rgrad.int64))
 

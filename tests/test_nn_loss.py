@@ -8,7 +8,7 @@ import pytest
 
 import rgrad
 import rgrad.nn.functional as F
-from helpers import assert_matches, requires_torch, torch
+from helpers import FLOAT64_REASON, assert_matches, from_np, requires_torch, torch
 
 pytestmark = requires_torch
 
@@ -21,7 +21,7 @@ def rng(seed=0):
 
 def pair(a, requires_grad=False):
     """The same numpy array as an rgrad and a torch tensor."""
-    r, t = rgrad.tensor(a), torch.tensor(a)
+    r, t = from_np(rgrad, a), from_np(torch, a)
     if requires_grad:
         r.requires_grad_(True)
         t.requires_grad_(True)
@@ -46,8 +46,8 @@ def check(name, arrays, grad_args, kwargs=None, rtol=1e-6, atol=1e-7, grad_fn_na
     if grad_fn_name:
         assert got.grad_fn.name() == want.grad_fn.name()
     up = rng(7).standard_normal(tuple(want.shape)).astype(arrays[0].dtype)
-    got.backward(rgrad.tensor(up))
-    want.backward(torch.tensor(up))
+    got.backward(from_np(rgrad, up))
+    want.backward(from_np(torch, up))
     for i in grad_args:
         assert_matches(pairs[i][0].grad, pairs[i][1].grad, rtol=rtol, atol=atol)
     return got
@@ -76,14 +76,14 @@ def test_elementwise_weight(name, reduction):
     w = g.random((3, 4))
     check(name, [x, y], (0, 1), dict(reduction=reduction, weight=pair(w)))
     with pytest.raises(ValueError, match="Weights and input must have the same size."):
-        getattr(F, name)(rgrad.tensor(x), rgrad.tensor(y), weight=rgrad.ones(4))
+        getattr(F, name)(from_np(rgrad, x), from_np(rgrad, y), weight=rgrad.ones(4))
 
 
 def test_regression_broadcast_warns_like_torch():
     g = rng(3)
     x, y = g.standard_normal((3, 4)), g.standard_normal((4,))
     with pytest.warns(UserWarning, match="Using a target size"):
-        F.mse_loss(rgrad.tensor(x), rgrad.tensor(y))
+        F.mse_loss(from_np(rgrad, x), from_np(rgrad, y))
     check("mse_loss", [x, y], (0, 1))
     check("smooth_l1_loss", [x, y], (0, 1))
 
@@ -94,7 +94,7 @@ def test_legacy_reduction_args():
     for size_average, reduce in [(False, None), (None, False), (True, True)]:
         check("mse_loss", [a, b], (0,), dict(size_average=size_average, reduce=reduce))
     with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
-        F.l1_loss(rgrad.tensor(a), rgrad.tensor(b), size_average=False)
+        F.l1_loss(from_np(rgrad, a), from_np(rgrad, b), size_average=False)
 
 
 # ----- nll / cross entropy -----------------------------------------------------------------
@@ -172,9 +172,9 @@ def test_all_targets_ignored_gives_nan_like_torch():
 def same_error(name, *arrays, **kwargs):
     """F.<name> raises the same exception type and message in rgrad as in torch."""
     with pytest.raises(Exception) as want:
-        getattr(torch.nn.functional, name)(*[torch.tensor(a) for a in arrays], **kwargs)
+        getattr(torch.nn.functional, name)(*[from_np(torch, a) for a in arrays], **kwargs)
     with pytest.raises(want.type) as got:
-        getattr(F, name)(*[rgrad.tensor(a) for a in arrays], **kwargs)
+        getattr(F, name)(*[from_np(rgrad, a) for a in arrays], **kwargs)
     assert str(got.value) == str(want.value).replace("torch.Size", "rgrad.Size")
 
 
@@ -190,7 +190,7 @@ def test_class_loss_errors():
     same_error("nll_loss", np.zeros((2, 3)), np.zeros((2, 4), dtype=np.int64))
     same_error("cross_entropy", np.zeros(()), np.zeros((), dtype=np.int64))
     with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 3 classes"):
-        F.nll_loss(rgrad.tensor(x), rgrad.tensor([0, 1, 1, 2]), weight=rgrad.ones(2))
+        F.nll_loss(from_np(rgrad, x), rgrad.tensor([0, 1, 1, 2]), weight=rgrad.ones(2))
     same_error("mse_loss", x, x, reduction="bad")
     same_error("smooth_l1_loss", x, x, beta=-1.0)
     same_error("huber_loss", x, x, delta=0.0)
@@ -225,7 +225,7 @@ def test_binary_cross_entropy_clamps_log_at_the_edges():
     x = np.array([0.0, 1.0, 0.5, 1e-50])
     t = np.array([1.0, 0.0, 1.0, 1.0])
     got = check("binary_cross_entropy", [x, t], (), dict(reduction="none"))
-    assert np.isfinite(got.numpy()).all()
+    assert np.isfinite(got.cpu().numpy()).all()
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -242,7 +242,7 @@ def test_binary_cross_entropy_with_logits(reduction, weighted, pos_weighted, sca
     if pos_weighted:
         kw["pos_weight"] = pair(g.random(3) * 3)
     got = check("binary_cross_entropy_with_logits", [x, t], (0, 1), kw)
-    assert np.isfinite(got.detach().numpy()).all()
+    assert np.isfinite(got.detach().cpu().numpy()).all()
 
 
 # ----- kl_div, cosine embedding ------------------------------------------------------------
@@ -272,6 +272,7 @@ def test_cosine_embedding_loss(reduction, margin, batched):
 
 # ----- autograd details --------------------------------------------------------------------
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON + " (finite-difference gradcheck needs float64)")
 def test_loss_gradcheck_float64():
     g = rng(13)
     x = rgrad.tensor(g.standard_normal((3, 4)), requires_grad=True)
@@ -334,8 +335,8 @@ MODULE_CASES = [
 def test_loss_modules_match_torch(cls, kwargs, kind, reduction):
     g = rng(15)
     w = g.random(4) + 0.1
-    rk = {k: (rgrad.tensor(w) if v == "w" else v) for k, v in kwargs.items()}
-    tk = {k: (torch.tensor(w) if v == "w" else v) for k, v in kwargs.items()}
+    rk = {k: (from_np(rgrad, w) if v == "w" else v) for k, v in kwargs.items()}
+    tk = {k: (from_np(torch, w) if v == "w" else v) for k, v in kwargs.items()}
     rm, tm = getattr(rgrad.nn, cls)(reduction=reduction, **rk), getattr(torch.nn, cls)(reduction=reduction, **tk)
     assert repr(rm) == repr(tm)
     assert sorted(rm.state_dict()) == sorted(tm.state_dict())
@@ -347,7 +348,7 @@ def test_loss_modules_match_torch(cls, kwargs, kind, reduction):
     rx, tx = pair(x, True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        got, want = rm(rx, rgrad.tensor(t)), tm(tx, torch.tensor(t))
+        got, want = rm(rx, from_np(rgrad, t)), tm(tx, from_np(torch, t))
     assert_matches(got.detach(), want, rtol=1e-6, atol=1e-7)
     got.sum().backward()
     want.sum().backward()
@@ -358,7 +359,7 @@ def test_cosine_embedding_module_and_legacy_reduction():
     g = rng(16)
     a, b, y = g.standard_normal((3, 4)), g.standard_normal((3, 4)), np.array([1, -1, -1])
     rm, tm = rgrad.nn.CosineEmbeddingLoss(margin=0.2), torch.nn.CosineEmbeddingLoss(margin=0.2)
-    assert_matches(rm(*map(rgrad.tensor, (a, b, y))), tm(*map(torch.tensor, (a, b, y))))
+    assert_matches(rm(*(from_np(rgrad, v) for v in (a, b, y))), tm(*(from_np(torch, v) for v in (a, b, y))))
     with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
         m = rgrad.nn.MSELoss(size_average=False)
     assert m.reduction == "sum" and repr(m) == "MSELoss()"

@@ -4,13 +4,14 @@ a small network's forward and gradients with the same weights copied in."""
 
 import copy
 import pickle
+import re
 from collections import OrderedDict
 
 import numpy as np
 import pytest
 
 import rgrad
-from helpers import assert_matches, requires_torch, torch
+from helpers import FLOAT64_REASON, ON_GPU, assert_close, assert_matches, from_np, requires_torch, strip_device, torch
 
 pytestmark = requires_torch
 
@@ -21,8 +22,17 @@ def close(t, expected, **kw):
                    else expected, **kw)
 
 
+def _on_device(text):
+    """torch's repr of a ParameterList/Dict of CPU tensors as torch prints it for CUDA ones, under
+    the GPU pass: "[torch.cuda.FloatTensor of size 2 (cuda:0)]"."""
+    if not ON_GPU:
+        return text
+    return re.sub(r" of size ([0-9x]+)\]", r" of size \1 (gpu:0)]", text).replace("rgrad.FloatTensor",
+                                                                                "rgrad.cuda.FloatTensor")
+
+
 def to_rgrad(t):
-    return rgrad.from_numpy(t.detach().numpy().copy())
+    return from_np(rgrad, t.detach().cpu().numpy().copy())
 
 
 def copy_weights(rmod, tmod):
@@ -74,13 +84,13 @@ def test_parameter_is_tensor():
 
 def test_parameter_repr_deepcopy_pickle():
     data = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
-    p, tp = rgrad.nn.Parameter(rgrad.from_numpy(data)), torch.nn.Parameter(torch.from_numpy(data))
-    assert repr(p) == repr(tp)
+    p, tp = rgrad.nn.Parameter(from_np(rgrad, data)), torch.nn.Parameter(from_np(torch, data))
+    assert strip_device(repr(p)) == repr(tp)
     for q in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
         assert type(q) is rgrad.nn.Parameter and q.requires_grad
         close(q.detach(), data)
         assert q.data_ptr() != p.data_ptr()
-    assert repr(rgrad.nn.Parameter()) == repr(torch.nn.Parameter())
+    assert strip_device(repr(rgrad.nn.Parameter())) == repr(torch.nn.Parameter())
 
 
 def test_registration_and_names():
@@ -166,10 +176,10 @@ def test_forward_and_grads_match_torch():
     copy_weights(r, t)
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
     r.eval(), t.eval()
-    close(r(rgrad.from_numpy(x)), t(torch.from_numpy(x)), rtol=1e-5, atol=1e-5)
+    close(r(from_np(rgrad, x)), t(from_np(torch, x)), rtol=1e-5, atol=1e-5)
     r.train(), t.train()
     r.block[2].p = t.block[2].p = 0.0   # deterministic in training mode
-    yr, yt = r(rgrad.from_numpy(x)), t(torch.from_numpy(x))
+    yr, yt = r(from_np(rgrad, x)), t(from_np(torch, x))
     close(yr, yt, rtol=1e-5, atol=1e-5)
     (yr * yr).sum().backward()
     (yt * yt).sum().backward()
@@ -199,7 +209,7 @@ def test_state_dict_round_trip():
     res = b.load_state_dict(sd)
     assert res.missing_keys == [] and res.unexpected_keys == [] and repr(res) == "<All keys matched successfully>"
     for k, v in b.state_dict().items():
-        close(v, sd[k].numpy())
+        close(v, sd[k].cpu().numpy())
     # Copied, not aliased.
     assert b.lin1.weight.data_ptr() != a.lin1.weight.data_ptr()
     b.load_state_dict(sd, assign=True)
@@ -261,11 +271,11 @@ def test_forward_hooks():
     h2 = lin.register_forward_hook(post)
     y = lin(x)
     assert calls == [("pre", lin), ("post", 0.0)]
-    close(y, (lin.bias.detach() + 1).expand(4, 2).numpy())
+    close(y, (lin.bias.detach() + 1).expand(4, 2).cpu().numpy())
     h1.remove()
     h2.remove()
     h2.remove()  # removing twice is harmless
-    close(lin(x), (x @ lin.weight.t() + lin.bias).detach().numpy(), rtol=1e-5, atol=1e-6)
+    close(lin(x), (x @ lin.weight.t() + lin.bias).detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
     assert len(calls) == 2
 
     def kw_pre(mod, args, kwargs):
@@ -299,6 +309,7 @@ def test_zero_grad_requires_grad_apply():
     assert seen == ["Linear", "Linear", "Sequential"]
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON)
 def test_conversions():
     m = make_net(rgrad)
     assert m.float() is m and m.to("cpu") is m and m.cpu() is m
@@ -308,7 +319,7 @@ def test_conversions():
     assert m.lin1.weight.dtype == rgrad.float64 and isinstance(m.lin1.weight, rgrad.nn.Parameter)
     assert m.lin1.weight.requires_grad and m.bn.running_mean.dtype == rgrad.float64
     assert m.bn.num_batches_tracked.dtype == rgrad.int64       # non-float buffers keep their dtype
-    close(m.lin1.weight.detach().float(), w.detach().numpy())
+    close(m.lin1.weight.detach().float(), w.detach().cpu().numpy())
     y = m(rgrad.randn(3, 4, dtype=rgrad.float64))
     assert y.dtype == rgrad.float64
     m.to(dtype=rgrad.float32)
@@ -327,7 +338,7 @@ def test_sequential_api():
     with pytest.raises(IndexError, match="index 3 is out of range"):
         s[3]
     x = rgrad.randn(4, 2)
-    close(s(x), c(b(a(x))).detach().numpy())
+    close(s(x), c(b(a(x))).detach().cpu().numpy())
     s.append(nn.Tanh())
     assert len(s) == 4 and list(s._modules) == ["0", "1", "2", "3"]
     s.insert(1, nn.Identity())
@@ -381,10 +392,10 @@ def test_parameter_list_and_dict():
         assert isinstance(pd["c"], nn.Parameter) and len(pd) == 3 and "c" in pd
     r = rgrad.nn.ParameterList([rgrad.ones(2, 3)])
     t = torch.nn.ParameterList([torch.ones(2, 3)])
-    assert repr(r) == repr(t).replace("torch.", "rgrad.")
+    assert repr(r) == _on_device(repr(t).replace("torch.", "rgrad."))
     r = rgrad.nn.ParameterDict({"w": rgrad.ones(2)})
     t = torch.nn.ParameterDict({"w": torch.ones(2)})
-    assert repr(r) == repr(t).replace("torch.", "rgrad.")
+    assert repr(r) == _on_device(repr(t).replace("torch.", "rgrad."))
     with pytest.raises(RuntimeError, match="ParameterList should not be called"):
         rgrad.nn.ParameterList()(1)
 
@@ -397,7 +408,7 @@ def test_deepcopy_and_pickle_module():
         for (n1, p1), (n2, p2) in zip(m.named_parameters(), m2.named_parameters()):
             assert n1 == n2 and isinstance(p2, rgrad.nn.Parameter) and p2.requires_grad
             assert p2.data_ptr() != p1.data_ptr()
-            close(p2.detach(), p1.detach().numpy())
+            close(p2.detach(), p1.detach().cpu().numpy())
 
 
 def test_forward_unimplemented():
@@ -423,14 +434,14 @@ def test_full_backward_hooks_match_torch():
         lin(x2).sum().backward()
         with pytest.warns(UserWarning, match="Full backward hook is firing"):
             lin(lib.ones(1, 3)).sum().backward()
-        return log, x2.grad.numpy()
+        return log, x2.grad.cpu().numpy()
 
     (got, gx), (want, wx) = run(rgrad), run(torch)
-    np.testing.assert_allclose(gx, wx, rtol=1e-6)
+    assert_close(gx, wx, rtol=1e-6)
     assert [e[0] for e in got] == [e[0] for e in want] == ["pre", "bw", "pre", "pre"]
     for a, b in zip(got, want):
         for x, y in zip(a[1:], b[1:]):
-            np.testing.assert_allclose(np.array(x), np.array(y), rtol=1e-6)
+            assert_close(np.array(x), np.array(y), rtol=1e-6)
 
 
 def test_global_forward_hook():
@@ -448,8 +459,9 @@ def test_conversion_keeps_tied_weights():
     for lib in (rgrad, torch):
         enc, dec = lib.nn.Embedding(5, 3), lib.nn.Linear(3, 5, bias=False)
         dec.weight = enc.weight
-        m = lib.nn.Sequential(enc, dec).double()
-        assert m[1].weight is m[0].weight and m[0].weight.dtype == lib.float64
+        dt = getattr(lib, "float16" if ON_GPU else "float64")  # (float64 cannot live on the GPU)
+        m = lib.nn.Sequential(enc, dec).to(dt)
+        assert m[1].weight is m[0].weight and m[0].weight.dtype == dt
         assert len(list(m.parameters())) == 1
 
 

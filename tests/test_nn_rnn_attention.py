@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import rgrad
-from helpers import assert_matches, requires_torch, torch
+from helpers import FLOAT64_REASON, assert_matches, requires_torch, torch
 
 # torch's own notes about its internal kernels (oneDNN, nested tensors) are not under test.
 pytestmark = [requires_torch,
@@ -19,12 +19,12 @@ F = rgrad.nn.functional
 RTOL, ATOL = 1e-5, 1e-5
 
 
-def _match(t, expected, rtol=RTOL, atol=ATOL):
-    assert_matches(t.detach(), expected.detach(), rtol=rtol, atol=atol)
+def _match(t, expected, rtol=RTOL, atol=ATOL, cpu_result=False):
+    assert_matches(t.detach(), expected.detach(), rtol=rtol, atol=atol, cpu_result=cpu_result)
 
 
 def _rg(t, requires_grad=False):
-    out = rgrad.tensor(t.detach().numpy())
+    out = rgrad.tensor(t.detach().cpu().numpy())
     if requires_grad:
         out.requires_grad_(True)
     return out
@@ -127,6 +127,7 @@ def test_sdpa_matches_torch(case):
         _match(a_rg.grad, a_th.grad, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON)
 def test_sdpa_float64_and_3d():
     torch.manual_seed(1)
     q_th, q_rg = _pair(3, 5, 4, dtype=torch.float64)
@@ -148,7 +149,7 @@ def test_sdpa_errors_match_torch():
     with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when is_causal=True"):
         F.scaled_dot_product_attention(q, q, q, attn_mask=m, is_causal=True)
     with pytest.raises(RuntimeError, match="Expected query, key, and value to have the same dtype"):
-        F.scaled_dot_product_attention(q, q, q.double())
+        F.scaled_dot_product_attention(q, q, q.half())
 
 
 # ----- RNN / LSTM / GRU -----------------------------------------------------------------------
@@ -276,11 +277,12 @@ def test_pack_pad_sequence_utils_match_torch():
     packed_rg = rg_rnn.pack_sequence(seqs_rg, enforce_sorted=False)
     _match(packed_rg.data, packed_th.data)
     for name in ("batch_sizes", "sorted_indices", "unsorted_indices"):
-        _match(getattr(packed_rg, name), getattr(packed_th, name))
+        # batch_sizes stays on the CPU, as torch's does
+        _match(getattr(packed_rg, name), getattr(packed_th, name), cpu_result=name == "batch_sizes")
     padded_th, lengths_th = th_rnn.pad_packed_sequence(packed_th, total_length=6)
     padded_rg, lengths_rg = rg_rnn.pad_packed_sequence(packed_rg, total_length=6)
     _match(padded_rg, padded_th)
-    _match(lengths_rg, lengths_th)
+    _match(lengths_rg, lengths_th, cpu_result=True)  # on the CPU, as torch's
     for a, b in zip(rg_rnn.unpack_sequence(packed_rg), th_rnn.unpack_sequence(packed_th)):
         _match(a, b)
     with pytest.raises(RuntimeError, match="must be sorted in decreasing order"):
@@ -299,6 +301,7 @@ def test_rnn_dropout_between_layers():
             _match(o_rg, o_th, rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON)
 def test_rnn_float64():
     torch.manual_seed(0)
     th = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True).double()
@@ -320,7 +323,7 @@ def test_rnn_param_names_shapes_and_init():
                [(n, tuple(p.shape)) for n, p in th.named_parameters()]
         # U(-1/sqrt(hidden), 1/sqrt(hidden)) for every parameter: in range, pooled std bound/sqrt(3).
         bound = 1 / np.sqrt(5)
-        vals = np.concatenate([p.detach().numpy().ravel() for p in rg.parameters()])
+        vals = np.concatenate([p.detach().cpu().numpy().ravel() for p in rg.parameters()])
         assert vals.min() >= -bound and vals.max() <= bound
         assert abs(vals.std() - bound / np.sqrt(3)) < 0.1 * bound
         assert repr(rg) == repr(th)
@@ -473,7 +476,7 @@ def test_multihead_attention_params_and_init():
     rg = nn.MultiheadAttention(8, 2)
     assert float(rg.in_proj_bias.abs().sum()) == 0 and float(rg.out_proj.bias.abs().sum()) == 0
     bound = np.sqrt(6 / (8 + 24))  # xavier_uniform_ on the (24, 8) packed weight
-    w = rg.in_proj_weight.detach().numpy()
+    w = rg.in_proj_weight.detach().cpu().numpy()
     assert w.min() >= -bound and w.max() <= bound
     with pytest.raises(AssertionError, match="embed_dim must be divisible by num_heads"):
         nn.MultiheadAttention(10, 3)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rgrad
-from helpers import requires_torch, torch
+from helpers import FLOAT64_REASON, ON_GPU, requires_torch, torch
 
 pytestmark = requires_torch
 
@@ -51,7 +51,7 @@ def _set_grads(rg, th, rng, dtype, skip=()):
 
 def _assert_params(rg, th, dtype):
     for p, q in zip(rg, th):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), **TOL[dtype])
+        np.testing.assert_allclose(p.detach().cpu().numpy(), q.detach().cpu().numpy(), **TOL[dtype])
 
 
 def _run(name, kwargs, group_kwargs, dtype, steps=STEPS, noncontiguous=False):
@@ -107,8 +107,8 @@ def test_trajectory_matches_torch(name, kwargs, group_kwargs, dtype):
     for p, q in zip(rg, th):
         assert set(opt.state[p]) == set(ref.state[q])
         for key, value in ref.state[q].items():
-            np.testing.assert_allclose(np.asarray(opt.state[p][key].detach().numpy(), dtype=np.float64),
-                                       value.detach().double().numpy(), rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(np.asarray(opt.state[p][key].detach().cpu().numpy(), dtype=np.float64),
+                                       value.detach().double().cpu().numpy(), rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
@@ -120,6 +120,7 @@ def test_noncontiguous_params_take_the_composite_path(name, kwargs):
     _run(name, kwargs, {}, "float32", steps=6, noncontiguous=True)
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON)
 def test_mixed_dtype_groups():
     rg32, th32 = _pair([(3,), (2, 2)], "float32")
     rg64, th64 = _pair([(4,)], "float64", seed=3)
@@ -165,7 +166,7 @@ def test_step_closure_returns_loss_and_runs_with_grad():
         loss = opt.step(closure(p, opt))
     ref_loss = ref.step(closure(q, ref))
     assert loss.item() == pytest.approx(ref_loss.item())
-    np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(p.detach().cpu().numpy(), q.detach().cpu().numpy(), rtol=1e-6)
 
 
 def test_zero_grad():
@@ -173,7 +174,7 @@ def test_zero_grad():
     opt = rgrad.optim.SGD([p], lr=0.1)
     p.grad = rgrad.tensor([3.0, 4.0])
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(p.grad.numpy(), np.zeros(2, np.float32))
+    np.testing.assert_array_equal(p.grad.cpu().numpy(), np.zeros(2, np.float32))
     opt.zero_grad()
     assert p.grad is None
 
@@ -196,8 +197,8 @@ def _structure(sd):
     def conv(v):
         if isinstance(v, rgrad.Tensor) or isinstance(v, torch.Tensor):
             return (tuple(v.shape), str(v.dtype).replace("torch.", "").replace("rgrad.", ""),
-                    np.round(v.detach().double().numpy() if isinstance(v, torch.Tensor)
-                             else v.detach().numpy().astype(np.float64), 4).tolist())
+                    np.round(v.detach().double().cpu().numpy() if isinstance(v, torch.Tensor)
+                             else v.detach().cpu().numpy().astype(np.float64), 4).tolist())
         if isinstance(v, dict):
             return {k: conv(x) for k, x in v.items()}
         if isinstance(v, list):
@@ -229,7 +230,7 @@ def test_state_dict_format_and_round_trip(name, kwargs):
         ref.step()
     _assert_params(rg2, th, "float32")
     for p, p2 in zip(rg, rg2):
-        np.testing.assert_array_equal(p.detach().numpy(), p2.detach().numpy())
+        np.testing.assert_array_equal(p.detach().cpu().numpy(), p2.detach().cpu().numpy())
 
 
 def test_load_state_dict_errors_match_torch():
@@ -271,7 +272,10 @@ def test_param_group_errors_match_torch():
             fn_th()
         with pytest.raises(exc) as ours:
             fn_rg()
-        assert str(ours.value) == str(theirs.value).replace("torch.", "rgrad.")
+        want = str(theirs.value)
+        if ON_GPU:  # torch names a CUDA tensor's type torch.cuda.FloatTensor
+            want = want.replace("torch.FloatTensor", "torch.cuda.FloatTensor")
+        assert str(ours.value) == want.replace("torch.", "rgrad.")
 
     a, b = rgrad.zeros(2, requires_grad=True), rgrad.zeros(3, requires_grad=True)
     x, y = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
@@ -297,7 +301,7 @@ def test_named_params_and_nn_parameter():
     assert opt.param_groups[0]["param_names"] == ["w"]
     p.grad = rgrad.ones(3)
     opt.step()
-    np.testing.assert_allclose(p.detach().numpy(), np.full(3, 0.5, np.float32))
+    np.testing.assert_allclose(p.detach().cpu().numpy(), np.full(3, 0.5, np.float32))
 
 
 def test_step_hooks():
@@ -342,7 +346,7 @@ def test_lookahead_matches_reference(inner, kwargs):
     _assert_params(rg, th, "float32")
     sd = opt.state_dict()
     for i, s in enumerate(slow):
-        np.testing.assert_allclose(sd["state"][i]["lookahead_slow_buff"].numpy(), s.numpy(), rtol=3e-5, atol=3e-6)
+        np.testing.assert_allclose(sd["state"][i]["lookahead_slow_buff"].cpu().numpy(), s.cpu().numpy(), rtol=3e-5, atol=3e-6)
     assert sd["param_groups"][0]["lookahead_step"] == steps
 
 
@@ -364,7 +368,7 @@ def test_lookahead_state_dict_round_trip_and_scheduler():
         opt.step()
         opt2.step()
     for p, p2 in zip(rg, rg2):
-        np.testing.assert_array_equal(p.detach().numpy(), p2.detach().numpy())
+        np.testing.assert_array_equal(p.detach().cpu().numpy(), p2.detach().cpu().numpy())
     sched = rgrad.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     opt.step()
     sched.step()

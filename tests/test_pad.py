@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 import rgrad
 import rgrad.nn.functional as F
-from helpers import assert_matches, requires_torch, torch
+from helpers import assert_matches, f32_on_gpu, requires_torch, torch
 
 NP_MODE = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -120,7 +120,7 @@ def test_errors_match_torch(case):
 
 @requires_torch
 def test_circular_and_bool_circular():
-    a = np.arange(9.0).reshape(1, 1, 3, 3)
+    a = f32_on_gpu(np.arange(9.0).reshape(1, 1, 3, 3))
     assert_matches(F.pad(rgrad.tensor(a), (1, 1, 1, 1), mode="circular"),
                    torch.nn.functional.pad(torch.tensor(a), (1, 1, 1, 1), mode="circular"))
     b = np.array([[[True, False, True]]])

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 import rgrad
-from helpers import requires_torch, torch
+from helpers import WIDE_FLOAT, requires_torch, torch
 
 N = 200_000
 
 
-def sample(method, *args, dtype=rgrad.float64, **kw):
+def sample(method, *args, dtype=getattr(rgrad, WIDE_FLOAT), **kw):
     rgrad.manual_seed(1)
-    return getattr(rgrad.empty(N, dtype=dtype), method)(*args, **kw).double().numpy()
+    return getattr(rgrad.empty(N, dtype=dtype), method)(*args, **kw).cpu().double().numpy()
 
 
 # (method, args, analytic mean, analytic variance)
@@ -47,7 +47,7 @@ def test_support_and_reproducibility():
     g = rgrad.Generator().manual_seed(7)
     a = rgrad.empty(10).uniform_(generator=g)
     b = rgrad.empty(10).uniform_(generator=rgrad.Generator().manual_seed(7))
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
 
 
 def test_cauchy_median():
@@ -60,7 +60,7 @@ def test_cauchy_median():
 def test_bernoulli_tensor_p():
     p = rgrad.tensor([0.0, 1.0, 0.5]).expand(N, 3)
     rgrad.manual_seed(0)
-    x = rgrad.empty(N, 3).bernoulli_(p).numpy()
+    x = rgrad.empty(N, 3).bernoulli_(p).cpu().numpy()
     np.testing.assert_allclose(x.mean(0), [0.0, 1.0, 0.5], atol=0.01)
 
 
@@ -76,8 +76,8 @@ def test_fill_respects_autograd():
 def test_multinomial_frequencies():
     p = rgrad.tensor([[0.0, 10.0, 3.0, 7.0], [1.0, 1.0, 1.0, 1.0]])
     rgrad.manual_seed(0)
-    draws = rgrad.multinomial(p, 20_000, replacement=True).numpy()
-    for row, probs in zip(draws, p.numpy()):
+    draws = rgrad.multinomial(p, 20_000, replacement=True).cpu().numpy()
+    for row, probs in zip(draws, p.cpu().numpy()):
         freq = np.bincount(row, minlength=4) / row.size
         np.testing.assert_allclose(freq, probs / probs.sum(), atol=0.015)
 
@@ -86,11 +86,11 @@ def test_multinomial_without_replacement():
     p = rgrad.tensor([0.0, 10.0, 3.0, 0.0, 1.0])
     rgrad.manual_seed(0)
     for _ in range(20):
-        d = rgrad.multinomial(p, 3).numpy()
+        d = rgrad.multinomial(p, 3).cpu().numpy()
         assert sorted(d) == [1, 2, 4]
     # the first draw follows the probabilities: P(first = 1) = 10/14
     rgrad.manual_seed(1)
-    firsts = rgrad.multinomial(p.expand(20_000, 5), 2)[:, 0].numpy()
+    firsts = rgrad.multinomial(p.expand(20_000, 5), 2)[:, 0].cpu().numpy()
     assert abs((firsts == 1).mean() - 10 / 14) < 0.015
     assert p.multinomial(2).shape == (2,)
     # as torch: once the positive categories are used up, zero-probability ones are drawn

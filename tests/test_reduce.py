@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import rgrad
-from helpers import DTYPES, assert_matches, torch
+from helpers import DTYPES, assert_close, assert_matches, device_dtypes, f32_on_gpu, exceeds_gpu_int64, refuses_float64, torch
 
 pytestmark = pytest.mark.skipif(torch is None, reason="torch oracle not installed")
 if torch is not None:
@@ -147,6 +147,14 @@ def oracle(name, r, t, *args, method=True, indices=True, tol=None, **kwargs):
                 want = f_t(*ta, *targs, **tkw)
             except Exception as e:  # noqa: BLE001 - the error itself is what is compared
                 with pytest.raises(type(e)):
+                    f_rg(*ra, *rargs, **rkw)
+                continue
+            if refuses_float64(want):
+                with pytest.raises(TypeError, match="float64"):
+                    f_rg(*ra, *rargs, **rkw)
+                continue
+            if exceeds_gpu_int64(want):
+                with pytest.raises(RuntimeError, match="cannot be moved to the GPU"):
                     f_rg(*ra, *rargs, **rkw)
                 continue
             got = f_rg(*ra, *rargs, **rkw)
@@ -287,7 +295,7 @@ def test_ties_take_the_first_index():
         for res in (r.median(dim), r.mode(dim), r.kthvalue(2, dim), r.topk(2, dim), r.sort(dim)):
             values, idx = res
             keep = idx if idx.dim() == r.dim() else idx.unsqueeze(dim)
-            np.testing.assert_array_equal(np.take_along_axis(a, keep.numpy(), dim), values.numpy().reshape(keep.shape))
+            np.testing.assert_array_equal(np.take_along_axis(a, keep.cpu().numpy(), dim), values.cpu().numpy().reshape(keep.shape))
         _compare(r.mode(dim).values, t.mode(dim).values, 0)
 
 
@@ -310,7 +318,7 @@ def test_nan_handling_matches_torch():
 
 def test_result_dtypes_match_torch():
     # Integer and bool sums/products/scans widen to int64; mean of ints needs dtype=.
-    for dtype in DTYPES:
+    for dtype in device_dtypes(DTYPES):
         r, t = make((2, 3), dtype, "contiguous")
         for name in ("sum", "prod", "nansum", "count_nonzero"):
             oracle(name, r, t)
@@ -348,12 +356,12 @@ def test_unique_matches_torch(dtype):
     tv, tcnt = torch.unique(t, return_counts=True)
     order = np.argsort(_np_values(v), kind="stable")
     np.testing.assert_array_equal(_np_values(v)[order], _np_values(tv))
-    np.testing.assert_array_equal(cnt.numpy()[order], tcnt.numpy())
-    np.testing.assert_array_equal(_np_values(v)[inv.numpy()], _np_values(r))
+    np.testing.assert_array_equal(cnt.cpu().numpy()[order], tcnt.cpu().numpy())
+    np.testing.assert_array_equal(_np_values(v)[inv.cpu().numpy()], _np_values(r))
 
 
 def _np_values(x):
-    return x.float().numpy() if x.dtype in (rgrad.bfloat16, torch.bfloat16) else x.numpy()
+    return x.float().cpu().numpy() if x.dtype in (rgrad.bfloat16, torch.bfloat16) else x.cpu().numpy()
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64", "float32", "bool"])
@@ -363,7 +371,7 @@ def test_bincount_matches_torch(dtype):
     r, t = _pair(x, dtype)
     oracle("bincount", r, t)
     oracle("bincount", r, t, minlength=12)
-    for wd in ("float32", "float64", "int64", "float16"):
+    for wd in device_dtypes(["float32", "float64", "int64", "float16"]):
         w = P(_pair(rng.standard_normal(30), wd))
         oracle("bincount", r, t, w, tol=1e-5)
         oracle("bincount", r, t, weights=w, minlength=10, tol=1e-5)
@@ -533,6 +541,10 @@ def test_float32_sum_of_ten_million_ones_is_exact():
     assert ones.view(10_000, 1000).sum(0).eq(10_000.0).all().item()
     assert ones.view(1_000_000, 10).t().sum(1).eq(1_000_000.0).all().item()
     assert ones.view(2, 5_000_000)[:, ::2].sum().item() == 5_000_000.0
+
+
+def test_float32_cumsum_of_ten_million_ones_is_exact():
+    ones = rgrad.ones(10_000_000)
     assert ones.cumsum(0)[-1].item() == 10_000_000.0
 
 
@@ -540,20 +552,20 @@ def test_large_reductions_match_float64():
     # Long and parallel (multi-threaded) runs, through each loop shape, against float64 numpy.
     rng = np.random.default_rng(7)
     a = rng.standard_normal((513, 4099)).astype(np.float32)
-    r = rgrad.from_numpy(a)
+    r = rgrad.tensor(a)
     a64 = a.astype(np.float64)
     for dim in (None, 0, 1):
-        np.testing.assert_allclose(r.sum(dim).numpy() if dim is not None else r.sum().item(),
+        assert_close(r.sum(dim).cpu().numpy() if dim is not None else r.sum().item(),
                                    a64.sum(axis=dim), rtol=1e-5, atol=2e-3)
-        np.testing.assert_allclose(r.var(dim).numpy() if dim is not None else r.var().item(),
+        assert_close(r.var(dim).cpu().numpy() if dim is not None else r.var().item(),
                                    a64.var(axis=dim, ddof=1), rtol=1e-5)
-    np.testing.assert_allclose(r.t().sum(0).numpy(), a64.sum(1), rtol=1e-5, atol=2e-3)
-    np.testing.assert_allclose(rgrad.softmax(r, 1).numpy(), _np_softmax(a64, 1), rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(rgrad.log_softmax(r, 0).numpy(), np.log(_np_softmax(a64, 0)), rtol=1e-5, atol=1e-5)
-    assert rgrad.from_numpy(a.ravel()).argmax().item() == int(a.argmax())
-    s = rgrad.from_numpy(a[:3].ravel()).sort()
-    np.testing.assert_array_equal(s.values.numpy(), np.sort(a[:3].ravel()))
-    np.testing.assert_array_equal(a[:3].ravel()[s.indices.numpy()], s.values.numpy())
+    assert_close(r.t().sum(0).cpu().numpy(), a64.sum(1), rtol=1e-5, atol=2e-3)
+    assert_close(rgrad.softmax(r, 1).cpu().numpy(), _np_softmax(a64, 1), rtol=1e-5, atol=1e-9)
+    assert_close(rgrad.log_softmax(r, 0).cpu().numpy(), np.log(_np_softmax(a64, 0)), rtol=1e-5, atol=1e-5)
+    assert rgrad.tensor(a.ravel()).argmax().item() == int(a.argmax())
+    s = rgrad.tensor(a[:3].ravel()).sort()
+    np.testing.assert_array_equal(s.values.cpu().numpy(), np.sort(a[:3].ravel()))
+    np.testing.assert_array_equal(a[:3].ravel()[s.indices.cpu().numpy()], s.values.cpu().numpy())
 
 
 def _np_softmax(a, axis):
@@ -574,8 +586,9 @@ def strided_arrays(draw, dtype=np.float64, min_dims=1, max_dims=4):
                            elements=st.floats(-100, 100, width=32)))
     perm = draw(st.permutations(range(len(shape))))
     idx = tuple(slice(None, None, k) for k in steps)
+    base = f32_on_gpu(base)
     a = base[idx].transpose(perm)
-    r = rgrad.from_numpy(base)[idx].permute(perm)
+    r = rgrad.tensor(base)[idx].permute(perm)
     return a, r
 
 

@@ -1,5 +1,10 @@
 """rgrad.save / rgrad.load (torch's zip format, interchangeable with torch.save/torch.load),
-the restricted unpickler, and the safetensors format (against the safetensors package)."""
+the restricted unpickler, and the safetensors format (against the safetensors package).
+
+Under the GPU pass the saved tensors live on the GPU: as torch does with CUDA tensors, rgrad
+records them under the location "cuda:0" and loads them back on the GPU, unless `map_location`
+says otherwise; tensors torch saved from the CPU load on the CPU (torch.load ignores the default
+device). safetensors files carry no device: load_file places tensors on its `device` ("cpu")."""
 
 import collections
 import io
@@ -13,29 +18,36 @@ import pytest
 
 import rgrad
 from rgrad import serialization
-from helpers import DTYPES, assert_matches, requires_torch, torch
+from helpers import DEVICES, DTYPES, assert_matches, device_dtypes, requires_torch, to_np, torch
+from gpu_helpers import requires_gpu
+
+DEVICE = DEVICES[0]
 
 
 def sample(dtype, shape=(2, 3), seed=0):
+    """A `dtype` tensor on the session's device, with the same values in both passes (converted
+    from float64 on the CPU, then moved)."""
     a = np.random.default_rng(seed).standard_normal(shape) * 5
     if dtype == "bool":
         return rgrad.tensor(a > 0)
-    return rgrad.tensor(a).to(getattr(rgrad, dtype))
+    return rgrad.tensor(a, device="cpu").to(getattr(rgrad, dtype)).to(DEVICE)
 
 
-def same(a, b):
+def same(a, b, device=None):
+    """b is a's equal, tensors on a's device (or on `device` when given, e.g. by a map_location)."""
     assert type(a) is type(b), (type(a), type(b))
     if isinstance(a, rgrad.Tensor):
         assert a.dtype == b.dtype and tuple(a.shape) == tuple(b.shape) and a.requires_grad == b.requires_grad
+        assert b.device == (rgrad.device(device) if device is not None else a.device), (a.device, b.device)
         assert a.float().tolist() == b.float().tolist()
     elif isinstance(a, dict):
         assert list(a) == list(b)
         for k in a:
-            same(a[k], b[k])
+            same(a[k], b[k], device)
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b)
         for x, y in zip(a, b):
-            same(x, y)
+            same(x, y, device)
     else:
         assert a == b
 
@@ -65,7 +77,7 @@ def test_views_and_nested_containers(tmp_path):
     same(obj, got)
     assert isinstance(got["sd"], collections.OrderedDict) and got["size"] == rgrad.Size([2, 3])
     with open(path, "rb") as f:
-        same(obj, rgrad.load(f, map_location="cpu"))
+        same(obj, rgrad.load(f, map_location="cpu"), device="cpu")
 
 
 def test_parameters_requires_grad_and_shared_objects():
@@ -84,7 +96,11 @@ def test_files_interchange_with_torch(dtype):
     buf = io.BytesIO()
     rgrad.save({"t": t, "view": t[:, 1:], "list": [1, "a"]}, buf)
     buf.seek(0)
-    from_rgrad = torch.load(buf, weights_only=True)
+    # torch reads the storage locations rgrad wrote ("cuda:0" for GPU tensors, as torch writes
+    # CUDA ones); the callable keeps the storages on the CPU, where a CUDA-less torch can hold them
+    locations = []
+    from_rgrad = torch.load(buf, weights_only=True, map_location=lambda s, loc: (locations.append(loc), s)[1])
+    assert locations == ["cuda:0" if t.device.type == "gpu" else "cpu"] * 2
     assert_matches(t, from_rgrad["t"])
     assert_matches(t[:, 1:], from_rgrad["view"])
     assert from_rgrad["list"] == [1, "a"]
@@ -92,10 +108,63 @@ def test_files_interchange_with_torch(dtype):
     buf = io.BytesIO()
     torch.save(collections.OrderedDict(t=tt, view=tt[1:, ::2], p=torch.nn.Parameter(torch.ones(2))), buf)
     buf.seek(0)
+    # torch saved CPU tensors: they load on the CPU whatever the default device, as in torch
     from_torch = rgrad.load(buf)
-    assert_matches(from_torch["t"], tt)
-    assert_matches(from_torch["view"], tt[1:, ::2])
+    for k in from_torch:
+        assert from_torch[k].device.type == "cpu", (k, from_torch[k].device)
+    assert_matches(from_torch["t"], tt, cpu_result=True)
+    assert_matches(from_torch["view"], tt[1:, ::2], cpu_result=True)
     assert isinstance(from_torch["p"], rgrad.nn.Parameter)
+    # ... and on the session's device when map_location says so (the view rebuilt there)
+    buf.seek(0)
+    on_device = rgrad.load(buf, map_location=DEVICE)
+    assert_matches(on_device["t"], tt)
+    assert_matches(on_device["view"], tt[1:, ::2])
+    assert isinstance(on_device["p"], rgrad.nn.Parameter) and on_device["p"].device == rgrad.device(DEVICE)
+
+
+@requires_gpu
+def test_gpu_tensors_load_back_on_the_gpu_and_follow_map_location(tmp_path):
+    """In both passes: GPU tensors are saved under torch's CUDA location name and come back on the
+    GPU, CPU tensors on the CPU, each moved by map_location as torch moves them."""
+    gpu, cpu = rgrad.device("gpu"), rgrad.device("cpu")
+    g = rgrad.randn(3, 4, device="gpu")
+    p = rgrad.nn.Parameter(rgrad.randn(3, device="gpu"))
+    obj = {"g": g, "view": g[:, 1::2].t(), "p": p, "c": rgrad.arange(4, device="cpu"),
+           "f64": rgrad.ones(2, dtype=rgrad.float64, device="cpu"), "again": g}
+    path = tmp_path / "gpu.pt"
+    rgrad.save(obj, path)
+    if torch is not None:
+        locations = []
+        torch.load(path, weights_only=True, map_location=lambda s, loc: (locations.append(loc), s)[1])
+        assert locations == ["cuda:0", "cuda:0", "cuda:0", "cpu", "cpu"]
+    got = rgrad.load(path)
+    same(obj, got)
+    assert got["again"] is got["g"] and isinstance(got["p"], rgrad.nn.Parameter) and got["p"].is_leaf
+    (got["p"] * got["g"][:, 0]).sum().backward()
+    assert got["p"].grad.device == gpu
+    np.testing.assert_allclose(to_np(got["p"].grad), to_np(g[:, 0]))
+    # a callable returning None keeps the saved locations; one returning the storage keeps the
+    # CPU storage it was given, as in torch
+    same(obj, rgrad.load(path, map_location=lambda s, loc: None))
+    for to_cpu in ("cpu", cpu, {"cuda:0": "cpu"}, lambda s, loc: s):
+        same(obj, rgrad.load(path, map_location=to_cpu), device="cpu")
+    # everything to the GPU, except float64, which the GPU refuses (TypeError, as everywhere)
+    with pytest.raises(TypeError, match="float64"):
+        rgrad.load(path, map_location="gpu")
+    del obj["f64"]
+    rgrad.save(obj, path)
+    for to_gpu in ("gpu", "cuda", "cuda:0", gpu, 0, {"cpu": "gpu"}, lambda s, loc: s.to("gpu")):
+        same(obj, rgrad.load(path, map_location=to_gpu), device="gpu")
+    # a GPU model's state dict loads into a CPU model, and a CPU-mapped one into a GPU model
+    model = rgrad.nn.Linear(3, 2).to("gpu")
+    rgrad.save(model.state_dict(), path)
+    on_cpu, on_gpu = rgrad.nn.Linear(3, 2).to("cpu"), rgrad.nn.Linear(3, 2).to("gpu")
+    on_cpu.load_state_dict(rgrad.load(path))
+    on_gpu.load_state_dict(rgrad.load(path, map_location="cpu"))
+    for m, dev in ((on_cpu, cpu), (on_gpu, gpu)):
+        for name, param in m.named_parameters():
+            assert param.device == dev and param.tolist() == getattr(model, name).tolist()
 
 
 class Evil:
@@ -145,7 +214,9 @@ def test_corrupted_archives_raise():
 # ----- safetensors -------------------------------------------------------------------------
 
 def tensors_of_every_dtype():
-    return {f"{d}_{i}": sample(d, shape, seed=i) for i, shape in enumerate([(2, 3), (4,)]) for d in DTYPES}
+    """On the session's device: every dtype it holds (no float64 under the GPU pass)."""
+    return {f"{d}_{i}": sample(d, shape, seed=i) for i, shape in enumerate([(2, 3), (4,)])
+            for d in device_dtypes(DTYPES)}
 
 
 def test_safetensors_roundtrip(tmp_path):
@@ -155,7 +226,13 @@ def test_safetensors_roundtrip(tmp_path):
     ts["view"] = rgrad.arange(12.0).reshape(3, 4)[:, 1::2]
     path = tmp_path / "m.safetensors"
     serialization.save_file(ts, path, metadata={"format": "pt"})
+    # a safetensors file records no device: load_file places everything on `device` (the CPU by
+    # default, as safetensors.torch.load_file does)
     got = serialization.load_file(path)
+    assert sorted(got) == sorted(ts)
+    for k in ts:
+        same(ts[k], got[k], device="cpu")
+    got = serialization.load_file(path, device=DEVICE)
     assert sorted(got) == sorted(ts)
     for k in ts:
         same(ts[k], got[k])
@@ -166,8 +243,8 @@ def test_safetensors_bytes_match_the_safetensors_package():
     ts = tensors_of_every_dtype()
     ours = serialization._safetensors_bytes(ts, {"format": "pt"})
     # numpy has no bfloat16: that one goes through float32, which holds it exactly.
-    theirs = st.save({k: torch.from_numpy(v.float().numpy()).bfloat16() if v.dtype == rgrad.bfloat16
-                      else torch.from_numpy(v.numpy()) for k, v in ts.items()}, metadata={"format": "pt"})
+    theirs = st.save({k: torch.from_numpy(to_np(v)).bfloat16() if v.dtype == rgrad.bfloat16
+                      else torch.from_numpy(to_np(v)) for k, v in ts.items()}, metadata={"format": "pt"})
     assert ours == theirs
     loaded = st.load(ours)
     for k, v in ts.items():
@@ -209,11 +286,13 @@ def test_safetensors_bool_bytes_other_than_0_and_1(tmp_path):
     raw = bytes([0, 1, 2, 255])
     path = _st_file(tmp_path, {"a": {"dtype": "BOOL", "shape": [4], "data_offsets": [0, 4]}}, raw)
     want = np.frombuffer(raw, dtype=np.uint8) != 0
-    got = serialization.load_file(path)["a"]
-    assert got.tolist() == want.tolist()
-    np.testing.assert_array_equal(got.to(rgrad.uint8).numpy(), want.astype(np.uint8))
-    np.testing.assert_array_equal((got == True).numpy(), want)  # noqa: E712
-    assert got.sum().item() == int(want.sum())
+    for device in sorted({"cpu", DEVICE}):
+        got = serialization.load_file(path, device=device)["a"]
+        assert got.device == rgrad.device(device)
+        assert got.tolist() == want.tolist()
+        np.testing.assert_array_equal(to_np(got.to(rgrad.uint8)), want.astype(np.uint8))
+        np.testing.assert_array_equal(to_np(got == True), want)  # noqa: E712
+        assert got.sum().item() == int(want.sum())
 
 
 def test_safetensors_shape_overflowing_int64_is_refused(tmp_path):

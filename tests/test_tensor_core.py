@@ -12,7 +12,8 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import rgrad
-from helpers import assert_matches, requires_torch, torch, NP_DTYPES, DTYPES
+from helpers import (DTYPES, FLOAT64_REASON, NP_DTYPES, NUMPY_MEMORY_REASON, WIDE_FLOAT, assert_close, assert_matches,
+                     device_dtypes, f32_on_gpu, requires_torch, strip_device, torch)
 
 
 # ----- creation ----------------------------------------------------------------------------
@@ -77,7 +78,7 @@ def test_like_functions_keep_shape_and_dtype():
     for f in (rgrad.zeros_like, rgrad.ones_like, rgrad.empty_like):
         y = f(x)
         assert y.shape == x.shape and y.dtype == rgrad.int32
-    assert rgrad.full_like(x, 7, dtype=rgrad.float64).dtype == rgrad.float64
+    assert rgrad.full_like(x, 7, dtype=getattr(rgrad, WIDE_FLOAT)).dtype == getattr(rgrad, WIDE_FLOAT)
     assert_matches(rgrad.ones_like(x, dtype=rgrad.float16), np.ones((2, 3), np.float16))
 
 
@@ -91,22 +92,22 @@ def test_random_reproducible_and_distributed():
     a = rgrad.rand(1000)
     rgrad.manual_seed(123)
     b = rgrad.rand(1000)
-    assert np.array_equal(a.numpy(), b.numpy())
-    x = rgrad.rand(200_000).numpy()
+    assert np.array_equal(a.cpu().numpy(), b.cpu().numpy())
+    x = rgrad.rand(200_000).cpu().numpy()
     assert 0.0 <= x.min() and x.max() < 1.0
     assert abs(x.mean() - 0.5) < 0.01 and abs(x.var() - 1 / 12) < 0.01
-    n = rgrad.randn(200_000, dtype=rgrad.float64).numpy()
+    n = rgrad.randn(200_000, dtype=getattr(rgrad, WIDE_FLOAT)).cpu().numpy()
     assert abs(n.mean()) < 0.01 and abs(n.std() - 1) < 0.01
-    r = rgrad.randint(3, 7, (10_000,)).numpy()
+    r = rgrad.randint(3, 7, (10_000,)).cpu().numpy()
     assert r.min() == 3 and r.max() == 6 and rgrad.randint(3, 7, (2,)).dtype == rgrad.int64
-    p = rgrad.randperm(50).numpy()
+    p = rgrad.randperm(50).cpu().numpy()
     assert sorted(p.tolist()) == list(range(50))
     g = rgrad.Generator().manual_seed(5)
     g2 = rgrad.Generator().manual_seed(5)
-    assert np.array_equal(rgrad.randn(7, generator=g).numpy(), rgrad.randn(7, generator=g2).numpy())
-    m = rgrad.normal(2.0, 3.0, size=(100_000,)).numpy()
+    assert np.array_equal(rgrad.randn(7, generator=g).cpu().numpy(), rgrad.randn(7, generator=g2).cpu().numpy())
+    m = rgrad.normal(2.0, 3.0, size=(100_000,)).cpu().numpy()
     assert abs(m.mean() - 2) < 0.05 and abs(m.std() - 3) < 0.05
-    bern = rgrad.bernoulli(rgrad.full((100_000,), 0.25)).numpy()
+    bern = rgrad.bernoulli(rgrad.full((100_000,), 0.25)).cpu().numpy()
     assert abs(bern.mean() - 0.25) < 0.01
 
 
@@ -115,7 +116,7 @@ def test_generator_state_roundtrip():
     s = g.get_state()
     a = rgrad.rand(5, generator=g)
     g.set_state(s)
-    assert np.array_equal(a.numpy(), rgrad.rand(5, generator=g).numpy())
+    assert np.array_equal(a.cpu().numpy(), rgrad.rand(5, generator=g).cpu().numpy())
 
 
 # ----- dtypes and promotion ----------------------------------------------------------------
@@ -158,6 +159,7 @@ def test_scalar_promotion_matches_torch(dtype, scalar, op):
                    f(torch.tensor(1, dtype=getattr(torch, dtype)), torch.ones(2, dtype=torch.int8)), rtol=1e-2)
 
 
+@pytest.mark.cpu_only(reason=FLOAT64_REASON + " (sets the default dtype to float64)")
 def test_default_dtype():
     assert rgrad.get_default_dtype() == rgrad.float32
     rgrad.set_default_dtype(rgrad.float64)
@@ -201,7 +203,8 @@ def permuted_views(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(permuted_views(), st.sampled_from(["float32", "float64", "float16", "int64", "int32", "int16", "uint8"]))
+@given(permuted_views(), st.sampled_from(device_dtypes(["float32", "float64", "float16", "int64", "int32", "int16",
+                                                      "uint8"])))
 def test_strided_views_match_numpy(case, dtype):
     shape, perm, slices = case
     a, t = _np_and_rg(shape, dtype)
@@ -383,10 +386,10 @@ def test_index_errors_match_torch():
         t[[0, 7]]
     with pytest.raises(IndexError, match="The shape of the mask"):
         t[rgrad.tensor([True, False])]
-    before = t.numpy().copy()
+    before = t.cpu().numpy().copy()
     with pytest.raises(IndexError):
         t[[0, 9]] = 1.0  # a failed write leaves the tensor unchanged
-    assert np.array_equal(t.numpy(), before)
+    assert np.array_equal(t.cpu().numpy(), before)
 
 
 def test_len_iter_contains():
@@ -404,7 +407,7 @@ def test_len_iter_contains():
 @settings(max_examples=100, deadline=None)
 @given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
        st.sampled_from(["add", "sub", "mul", "truediv"]),
-       st.sampled_from(["float32", "float64", "int32", "int64", "int16", "uint8"]))
+       st.sampled_from(device_dtypes(["float32", "float64", "int32", "int64", "int16", "uint8"])))
 def test_broadcast_binary_matches_numpy(shapes, op, dtype):
     import operator
     f = getattr(operator, op)
@@ -474,6 +477,7 @@ def test_item_scalars_and_bool():
 
 # ----- interop -----------------------------------------------------------------------------
 
+@pytest.mark.cpu_only(reason=NUMPY_MEMORY_REASON)
 @pytest.mark.parametrize("dtype", [d for d in DTYPES if d != "bfloat16"])
 def test_numpy_roundtrip_shares_memory(dtype):
     a = (np.arange(12) % 3).astype(dtype).reshape(3, 4)
@@ -488,6 +492,7 @@ def test_numpy_roundtrip_shares_memory(dtype):
     assert_matches(t, a)
 
 
+@pytest.mark.cpu_only(reason=NUMPY_MEMORY_REASON)
 def test_from_numpy_keeps_array_alive_and_strided():
     t = rgrad.from_numpy(np.arange(10.0)[::2])
     import gc
@@ -504,6 +509,7 @@ def test_from_numpy_keeps_array_alive_and_strided():
     assert arr.tolist() == [1.0, 1.0, 1.0] and n.sum() == 3
 
 
+@pytest.mark.cpu_only(reason=NUMPY_MEMORY_REASON)
 def test_numpy_of_requires_grad_and_bfloat16():
     t = rgrad.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="Can't call numpy\\(\\) on Tensor that requires grad"):
@@ -515,6 +521,7 @@ def test_numpy_of_requires_grad_and_bfloat16():
         rgrad.ones(2, dtype=rgrad.int64).requires_grad_()
 
 
+@pytest.mark.cpu_only(reason=NUMPY_MEMORY_REASON)
 def test_array_protocol_and_libraries():
     t = rgrad.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert np.asarray(t).tolist() == [[1.0, 2.0], [3.0, 4.0]]
@@ -524,6 +531,7 @@ def test_array_protocol_and_libraries():
     assert df.values.tolist() == [[1.0, 2.0], [3.0, 4.0]]
 
 
+@pytest.mark.cpu_only(reason="DLPack exchange shares CPU memory")
 def test_dlpack_with_numpy_and_torch():
     t = rgrad.arange(6.0).reshape(2, 3)
     a = np.from_dlpack(t)
@@ -540,13 +548,14 @@ def test_dlpack_with_numpy_and_torch():
 def test_pickle_and_deepcopy():
     t = rgrad.arange(6.0).reshape(2, 3).t()
     u = pickle.loads(pickle.dumps(t))
-    assert_matches(u, t.numpy())
+    assert_matches(u, t.cpu().numpy())
     c = copy.deepcopy(t)
     c[0, 0] = 100
     assert t[0, 0].item() == 0
     assert pickle.loads(pickle.dumps(rgrad.Size([2, 3]))) == rgrad.Size([2, 3])
 
 
+@pytest.mark.cpu_only(reason="checks CPU storage (float64 element size, data_ptr offsets, device 'cpu')")
 def test_attributes():
     t = rgrad.zeros(4, 3, dtype=rgrad.float64)
     assert repr(t.shape) == "rgrad.Size([4, 3])"
@@ -580,20 +589,21 @@ def test_attributes():
 def test_repr_matches_torch(data, dtype):
     r = rgrad.tensor(data, dtype=getattr(rgrad, dtype) if dtype else None)
     w = torch.tensor(data, dtype=getattr(torch, dtype) if dtype else None)
-    assert repr(r) == repr(w).replace("torch.", "rgrad.")
-    assert str(r) == str(w).replace("torch.", "rgrad.")
+    # torch's tensors are on the CPU: the GPU pass compares all but rgrad's device= suffix
+    assert strip_device(repr(r)) == repr(w).replace("torch.", "rgrad.")
+    assert strip_device(str(r)) == str(w).replace("torch.", "rgrad.")
 
 
 @requires_torch
 def test_repr_summarized_and_requires_grad():
     r = rgrad.arange(2000.0).reshape(40, 50)
     w = torch.arange(2000.0).reshape(40, 50)
-    assert repr(r) == repr(w)
-    assert repr(rgrad.ones(2, requires_grad=True)) == repr(torch.ones(2, requires_grad=True))
+    assert strip_device(repr(r)) == repr(w)
+    assert strip_device(repr(rgrad.ones(2, requires_grad=True))) == repr(torch.ones(2, requires_grad=True))
     rgrad.set_printoptions(precision=2)
     torch.set_printoptions(precision=2)
     try:
-        assert repr(rgrad.tensor([1.12345])) == repr(torch.tensor([1.12345]))
+        assert strip_device(repr(rgrad.tensor([1.12345]))) == repr(torch.tensor([1.12345]))
     finally:
         rgrad.set_printoptions(profile="default")
         torch.set_printoptions(profile="default")
@@ -610,7 +620,7 @@ def test_concurrent_ops_from_threads():
         try:
             for _ in range(20):
                 r = base * 2 + 1
-                if not np.array_equal(r.numpy(), want):
+                if not np.array_equal(r.cpu().numpy(), want):
                     errors.append("mismatch")
         except Exception as e:  # pragma: no cover - reported below
             errors.append(repr(e))
@@ -623,6 +633,7 @@ def test_concurrent_ops_from_threads():
     assert errors == []
 
 
+@pytest.mark.cpu_only(reason="matplotlib reads tensors through numpy's array protocol (CPU memory)")
 def test_matplotlib_plots_tensors():
     mpl = pytest.importorskip("matplotlib")
     mpl.use("Agg")
@@ -635,7 +646,7 @@ def test_matplotlib_plots_tensors():
 
 def test_normal_with_tensor_arguments():
     rgrad.manual_seed(0)
-    m = rgrad.normal(rgrad.full((50_000,), 5.0), 2.0).numpy()
+    m = rgrad.normal(rgrad.full((50_000,), 5.0), 2.0).cpu().numpy()
     assert abs(m.mean() - 5) < 0.05 and abs(m.std() - 2) < 0.05
 
 
@@ -652,7 +663,7 @@ _NP_UNARY = {
 @pytest.mark.parametrize("name", sorted(_NP_UNARY))
 def test_unary_functions_match_numpy(name):
     a = np.linspace(0.05, 0.95, 7, dtype=np.float64).reshape(7, 1) * np.array([[1.0, -1.0, 0.5]])
-    a = np.abs(a) if name in ("log", "log2", "log10", "sqrt", "rsqrt") else a
+    a = f32_on_gpu(np.abs(a) if name in ("log", "log2", "log10", "sqrt", "rsqrt") else a)
     t = rgrad.tensor(a).t()  # strided input
     want = _NP_UNARY[name](a.T)
     assert_matches(getattr(rgrad, name)(t), want, rtol=1e-12, atol=1e-12)
@@ -693,7 +704,7 @@ def test_float32_exp_and_sigmoid_accuracy():
     # Below -88.72, float32 exp(-x) overflows, so torch and numpy's float32 1/(1+exp(-x)) give 0.
     want_sig[x < -88.7228] = 0.0
     t = rgrad.tensor(x)
-    np.testing.assert_allclose(t.exp().numpy(), want, rtol=3e-7, atol=1e-44, equal_nan=True)
-    np.testing.assert_allclose(t.sigmoid().numpy(), want_sig, rtol=3e-7, atol=1e-44, equal_nan=True)
+    assert_close(t.exp().cpu().numpy(), want, rtol=3e-7, atol=1e-44, equal_nan=True)
+    assert_close(t.sigmoid().cpu().numpy(), want_sig, rtol=3e-7, atol=1e-44, equal_nan=True)
     m = rgrad.tensor(x[:20000].reshape(200, 100)).t()  # strided path
-    np.testing.assert_allclose(m.exp().numpy(), want[:20000].reshape(200, 100).T, rtol=3e-7, atol=1e-44)
+    assert_close(m.exp().cpu().numpy(), want[:20000].reshape(200, 100).T, rtol=3e-7, atol=1e-44)

@@ -1,15 +1,20 @@
 """End to end against torch: the same model code, written once against the torch API, runs under
 rgrad and torch with the same initial weights and the same batches; the loss trajectories and the
 final weights must agree to float32 rounding. This exercises modules, functional ops, losses,
-autograd and optimizers together, as a user's training loop does."""
+autograd and optimizers together, as a user's training loop does.
+
+Under the GPU pass rgrad's model is built on the GPU (the default device) and each batch, made
+with from_numpy on the CPU as in torch, is moved to the model's device in the loop; torch runs on
+the CPU as the oracle."""
 
 import numpy as np
 import pytest
 
 import rgrad
-from helpers import requires_torch, torch
+from helpers import DEVICES, requires_torch, to_np, torch
 
 pytestmark = requires_torch
+DEVICE = DEVICES[0]
 
 
 def cnn(lib):
@@ -57,6 +62,9 @@ def test_same_training_trajectory_as_torch(arch, opt_name):
     torch.manual_seed(0)
     ref, ours = arch(torch), arch(rgrad)
     copy_weights(ref, ours)
+    # the CPU weights were copied into parameters (and buffers) that stay on the default device
+    assert {t.device.type for t in list(ours.parameters()) + list(ours.buffers())} == {DEVICE}
+    device = {torch: "cpu", rgrad: DEVICE}
     opt_ref = OPTIMIZERS[opt_name](torch, ref.parameters())
     opt_ours = OPTIMIZERS[opt_name](rgrad, ours.parameters())
     loss_ref, loss_ours = torch.nn.CrossEntropyLoss(), rgrad.nn.CrossEntropyLoss()
@@ -66,7 +74,7 @@ def test_same_training_trajectory_as_torch(arch, opt_name):
         losses = []
         for lib, model, opt, fn in ((torch, ref, opt_ref, loss_ref), (rgrad, ours, opt_ours, loss_ours)):
             opt.zero_grad()
-            loss = fn(model(lib.from_numpy(x)), lib.from_numpy(y))
+            loss = fn(model(lib.from_numpy(x).to(device[lib])), lib.from_numpy(y).to(device[lib]))
             loss.backward()
             opt.step()
             losses.append(loss.item())
@@ -74,9 +82,9 @@ def test_same_training_trajectory_as_torch(arch, opt_name):
     ref_state, our_state = ref.state_dict(), ours.state_dict()
     assert list(our_state) == list(ref_state)
     for k, v in ref_state.items():
-        np.testing.assert_allclose(our_state[k].numpy(), v.numpy(), rtol=2e-3, atol=2e-4, err_msg=k)
+        np.testing.assert_allclose(to_np(our_state[k]), v.numpy(), rtol=2e-3, atol=2e-4, err_msg=k)
     # eval mode uses the running statistics both libraries accumulated
     ref.eval(), ours.eval()
     x = rng.standard_normal((4, 1, 8, 8)).astype(np.float32)
-    np.testing.assert_allclose(ours(rgrad.from_numpy(x)).detach().numpy(),
+    np.testing.assert_allclose(to_np(ours(rgrad.from_numpy(x).to(DEVICE)).detach()),
                                ref(torch.from_numpy(x)).detach().numpy(), rtol=2e-3, atol=2e-4)

@@ -69,6 +69,8 @@ from ._creation import (  # noqa: F401
     result_type,
     from_dlpack,
     scalar_tensor,
+    set_default_device,
+    get_default_device,
 )
 from . import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
 from ._functions import *  # noqa: F401,F403
@@ -118,4 +120,5 @@ __all__ = [
     "arange", "linspace", "logspace", "empty_like", "zeros_like", "ones_like", "full_like",
     "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like", "normal",
     "bernoulli", "default_generator", "is_tensor", "numel", "from_dlpack", "scalar_tensor",
+    "set_default_device", "get_default_device",
 ] + list(_fn_all) + list(_reduce_all) + list(_idx_all) + list(_mm_all) + list(_linalg_all) + list(_ser_all) + list(_random_all)

@@ -3,6 +3,7 @@
 import builtins
 import math
 import numbers
+import threading
 
 import numpy as np
 
@@ -19,8 +20,45 @@ def _device(device):
     return _C.device(device)
 
 
+# torch keeps its default device per thread (a DeviceContext in a threading.local); so does
+# rgrad. `device` is None while no default is set (the CPU).
+_DEFAULT = threading.local()
+
+
+def _as_default_device(device):
+    if isinstance(device, builtins.int) and not isinstance(device, builtins.bool):
+        return _C.device("gpu", device)  # torch: an int is an index of the accelerator
+    return _device(device)
+
+
+def set_default_device(device):
+    """Sets the device factory functions (``tensor``, ``zeros``, ``randn``, ``arange``, ...)
+    create tensors on when they are called with ``device=None``; ``None`` clears it (back to the
+    CPU). Like torch's, the setting is per thread; ``*_like`` functions and ``Tensor.new_*`` keep
+    their input's device, ``from_numpy``/``from_dlpack`` share CPU memory and are not affected.
+
+    Example::
+
+        >>> rgrad.set_default_device("gpu")
+        >>> rgrad.zeros(2).device
+        device(type='gpu', index=0)
+        >>> rgrad.set_default_device(None)
+    """
+    _DEFAULT.device = None if device is None else _as_default_device(device)
+
+
+def get_default_device():
+    """The device factory functions use when called with ``device=None``
+    (``device(type='cpu')`` unless :func:`set_default_device` changed it)."""
+    d = getattr(_DEFAULT, "device", None)
+    return _C.device("cpu") if d is None else d
+
+
 def _check_device(device):
-    """Parses `device` (raising for a malformed one) and returns it as a ``_C.device`` or None."""
+    """Parses `device` (raising for a malformed one) and returns it as a ``_C.device``; None
+    becomes the default device (None while no default is set, which means the CPU)."""
+    if device is None:
+        return getattr(_DEFAULT, "device", None)
     return _device(device)
 
 
@@ -199,17 +237,18 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None):
     """Returns an uninitialised tensor of the given size."""
-    return _finish(_C._empty(_sizes(size, "empty"), dtype, device), requires_grad)
+    return _finish(_C._empty(_sizes(size, "empty"), dtype, _check_device(device)), requires_grad)
 
 
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Returns a tensor filled with 0 of the given size."""
-    return _finish(_C._zeros(_sizes(size, "zeros"), dtype, device), requires_grad)
+    return _finish(_C._zeros(_sizes(size, "zeros"), dtype, _check_device(device)), requires_grad)
 
 
 def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Returns a tensor filled with 1 of the given size."""
-    return _finish(_C._full(_sizes(size, "ones"), 1, dtype if dtype is not None else _C.get_default_dtype(), device),
+    return _finish(_C._full(_sizes(size, "ones"), 1, dtype if dtype is not None else _C.get_default_dtype(),
+                           _check_device(device)),
                    requires_grad)
 
 
@@ -224,7 +263,7 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
         lo, hi = dtype._int_range
         if not (math.isfinite(fill_value) and lo <= fill_value <= hi):
             raise RuntimeError(f"value cannot be converted to type {dtype._c10_name} without overflow")
-    return _finish(_C._full(sizes, fill_value, dtype, device), requires_grad)
+    return _finish(_C._full(sizes, fill_value, dtype, _check_device(device)), requires_grad)
 
 
 def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
@@ -242,7 +281,7 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m < 0:
         raise RuntimeError(f"m must be greater or equal to 0, got {m}")
-    t = _C._zeros([n, m], dtype, device)
+    t = _C._zeros([n, m], dtype, _check_device(device))
     k = builtins.min(n, m)
     if k:
         t.as_strided((k,), (m + 1,)).fill_(1)
@@ -285,7 +324,7 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
         start, end = 0, start
     n = builtins.int(math.floor((end - start) / step)) + 1
     d = dtype if dtype is not None else _C.get_default_dtype()
-    t = (arange(0, n, dtype=_C.float64) * step + start)._to_dtype(d)
+    t = (arange(0, n, dtype=_C.float64, device="cpu") * step + start)._to_dtype(d)
     return _finish(_move(t, _check_device(device)), requires_grad)
 
 
@@ -315,7 +354,7 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
 def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Returns `steps` values base**x for x evenly spaced from `start` to `end`."""
     d = dtype if dtype is not None else _C.get_default_dtype()
-    x = linspace(start, end, steps, dtype=_C.float64)
+    x = linspace(start, end, steps, dtype=_C.float64, device="cpu")
     return _finish(_move((base ** x)._to_dtype(d), _check_device(device)), requires_grad)
 
 

@@ -45,8 +45,8 @@ pub const SOFTMAX: Kernel = Kernel {
     body: include_str!("../../shaders/softmax.wgsl"),
     inputs: &["ta"],
     outputs: &["out"],
-    entries: &["softmax", "scan"],
-    bindings: &[1, 4, 5],
+    entries: &["softmax", "scan", "scan_int"],
+    bindings: &[1, 2, 4, 5],
 };
 
 pub const MATMUL: Kernel = Kernel {
@@ -58,7 +58,16 @@ pub const MATMUL: Kernel = Kernel {
     bindings: &[1, 2, 4],
 };
 
-pub const ALL: [&Kernel; 4] = [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL];
+pub const OPTIM: Kernel = Kernel {
+    name: "optim",
+    body: include_str!("../../shaders/optim.wgsl"),
+    inputs: &[],
+    outputs: &[],
+    entries: &["sgd", "adam"],
+    bindings: &[1, 2, 3, 4, 5],
+};
+
+pub const ALL: [&Kernel; 5] = [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &OPTIM];
 
 impl Kernel {
     /// The complete WGSL text of this kernel.

@@ -4,7 +4,7 @@
 
 use super::buffer::GpuBuffer;
 use super::context::{context, META_WORDS};
-use super::kernel::{ELEMENTWISE, MATMUL, REDUCE, SOFTMAX};
+use super::kernel::{ELEMENTWISE, MATMUL, OPTIM, REDUCE, SOFTMAX};
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::Layout;
@@ -29,6 +29,13 @@ pub fn dt_code(d: DType) -> Result<u32> {
 }
 
 /// MPS's wording, for the GPU (WGSL has no 64-bit floats on most devices).
+/// An int64 value the GPU's 32-bit int64 cannot hold.
+pub fn int64_range_error(v: i64) -> Error {
+    Error::runtime(format!(
+        "value {v} cannot be moved to the GPU: rgrad's GPU backend computes int64 tensors in 32 bits, so their values must lie in [-2147483648, 2147483647]"
+    ))
+}
+
 pub fn float64_error() -> Error {
     Error::Msg {
         kind: ErrorKind::Type,
@@ -98,7 +105,8 @@ fn coalesce(shape: &[usize], strides: &[&[isize]]) -> (Vec<usize>, Vec<Vec<isize
 }
 
 /// Elementwise dispatch over `out`'s shape: mode 0 unary, 1 binary, 2 compare, 3 where
-/// (c is the condition), 4 copy, 5 fill (value in `fill`).
+/// (c is the condition), 4 copy, 5 fill (value in `fill`), 6 gather, 7 scatter (8 its int64
+/// high words).
 #[allow(clippy::too_many_arguments)]
 fn elementwise(mode: u32, op: u32, dt: DType, a: Arg, b: Arg, c: Option<(&GpuBuffer, &Layout, DType)>, out: (&GpuBuffer, &Layout, DType), fill: u32) -> Result<()> {
     let n = out.1.numel();
@@ -148,7 +156,8 @@ fn elementwise(mode: u32, op: u32, dt: DType, a: Arg, b: Arg, c: Option<(&GpuBuf
     let is_scalar = |x: &Arg| matches!(x, Arg::Scalar(_));
     let contig = cshape.len() <= 1 && (0..4).all(|k| cshape.is_empty() || cst[k][0] == 1 || cst[k][0] == 0 && [is_scalar(&a), is_scalar(&b), c.is_none(), false][k]);
     let out_dt = out.2;
-    let word = out_dt.size() >= 4;
+    // (scatter always takes the atomic entry: its writes may collide)
+    let word = out_dt.size() >= 4 && mode < 7;
     let constants = [
         ("MODE", mode),
         ("OP", op),
@@ -197,11 +206,36 @@ pub fn gather(src_base: (&GpuBuffer, &Layout), dim_stride: isize, index: (&GpuBu
     elementwise(6, 0, dtype, Arg::View(src_base.0, src_base.1), Arg::Scalar(stride), Some((index.0, index.1, DType::I64)), (out.0, out.1, dtype), 0)
 }
 
+/// dst[base(p) + index[p] * dim_stride] (op)= src[p] over the index's shape (see
+/// cpu::gather::scatter), elements of `dtype`; `op` None stores, else it is the combining
+/// BinaryOp (Add, Mul, Maximum, Minimum). A scalar `src` comes as its raw bits.
+pub fn scatter(dst_base: (&GpuBuffer, &Layout), dim_stride: isize, index: (&GpuBuffer, &Layout), src: Arg, dtype: DType, op: Option<BinaryOp>) -> Result<()> {
+    let stride = i32_of(dim_stride)?;
+    let code = op.map_or(255, |o| o as u32);
+    let index = Some((index.0, index.1, DType::I64));
+    elementwise(7, code, dtype, src, Arg::Scalar(stride), index, (dst_base.0, dst_base.1, dtype), 0)?;
+    if dtype == DType::I64 && op.is_some() {
+        // the combined low words' sign into their high words
+        elementwise(8, 0, dtype, Arg::Scalar(0), Arg::Scalar(stride), index, (dst_base.0, dst_base.1, dtype), 0)?;
+    }
+    Ok(())
+}
+
 pub fn copy_cast(src: Arg, sd: DType, out: (&GpuBuffer, &Layout, DType)) -> Result<()> {
     elementwise(4, 0, sd, src, Arg::Scalar(0), None, out, 0)
 }
 
 pub fn fill(out: (&GpuBuffer, &Layout, DType), value: Scalar) -> Result<()> {
+    if out.2 == DType::I64 {
+        let v = match value {
+            Scalar::Int(v) => v,
+            Scalar::Float(f) => f as i64,
+            Scalar::Bool(b) => b as i64,
+        };
+        if i32::try_from(v).is_err() {
+            return Err(int64_range_error(v));
+        }
+    }
     elementwise(5, 0, out.2, Arg::Scalar(0), Arg::Scalar(0), None, out, storage_bits(value, out.2))
 }
 
@@ -284,10 +318,6 @@ pub fn reduce(op: ReduceOp, src: &GpuBuffer, l: &Layout, dtype: DType, reduced: 
     ];
     let out2 = if two { outs[1].0.raw() } else { ctx.dummy() };
     let two_phase = matches!(op, ReduceOp::LogSumExp | ReduceOp::Var { .. });
-    let fold = |n: usize| {
-        let x = (n as u32).min(65535);
-        (x, (n as u32).div_ceil(x), 1)
-    };
     if n_red <= 64 {
         // Short reductions: an invocation per output.
         let bufs = [(1, src.raw()), (5, outs[0].0.raw()), (7, out2)];
@@ -309,20 +339,62 @@ pub fn reduce(op: ReduceOp, src: &GpuBuffer, l: &Layout, dtype: DType, reduced: 
     }
 }
 
-/// softmax / log_softmax of src[l] along `dim` into dst[dl] (same shape).
-/// cumsum (`prod` false) or cumprod of a float tensor along `dim`, on softmax's row layout.
+/// A dispatch grid of `n` workgroups, folded into y beyond 65535.
+fn fold(n: usize) -> (u32, u32, u32) {
+    let x = (n as u32).min(65535);
+    (x, (n as u32).div_ceil(x), 1)
+}
+
+/// Rows longer than this are scanned in chunks of this length (see softmax.wgsl's scan).
+const SCAN_CHUNK: usize = 8192;
+
+/// cumsum (`prod` false) or cumprod along `dim` into dst[dl] (same shape), on softmax's row
+/// layout: a float tensor into its own dtype, or the cumsum of an integer (or bool) tensor into
+/// int64.
 pub fn scan(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, prod: bool, dst: &GpuBuffer, dl: &Layout) -> Result<()> {
-    rows_kernel("scan", src, l, dtype, dim, prod, dst, dl)
-}
-
-pub fn softmax(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, log: bool, dst: &GpuBuffer, dl: &Layout) -> Result<()> {
-    rows_kernel("softmax", src, l, dtype, dim, log, dst, dl)
-}
-
-/// One workgroup per row along `dim` (softmax.wgsl); `flag` is prm[3].
-#[allow(clippy::too_many_arguments)]
-fn rows_kernel(entry: &'static str, src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, flag: bool, dst: &GpuBuffer, dl: &Layout) -> Result<()> {
+    let int = !dtype.is_float();
+    if int && prod {
+        return Err(Error::runtime("GPU cumprod takes float tensors"));
+    }
+    let Some((mut meta, rows, len)) = row_meta(l, dim, dl, prod as u32)? else {
+        return Ok(());
+    };
     let ctx = context()?;
+    let constants = [("DT", dt_code(dtype)?)];
+    let (entry, out_slot, word_pairs) = if int { ("scan_int", 4, 2) } else { ("scan", 5, 1) };
+    if len <= SCAN_CHUNK {
+        return ctx.dispatch(&SOFTMAX, entry, &constants, &meta, &[(1, src.raw()), (out_slot, dst.raw())], fold(rows));
+    }
+    let chunks = len.div_ceil(SCAN_CHUNK);
+    let groups = rows * chunks;
+    if groups > u32::MAX as usize {
+        return Err(Error::runtime("GPU cumsum/cumprod is limited to 2^32 chunks of 8192"));
+    }
+    meta[32] = SCAN_CHUNK as u32;
+    meta[33] = chunks as u32;
+    // pass 1: each chunk's total; then their scan along the chunks (recursively chunked)
+    let totals = GpuBuffer::alloc(groups * 4 * word_pairs)?;
+    meta[3] = prod as u32 | 2;
+    ctx.dispatch(&SOFTMAX, entry, &constants, &meta, &[(1, src.raw()), (2, totals.raw())], fold(groups))?;
+    let scanned = GpuBuffer::alloc(groups * 4 * word_pairs)?;
+    let tl = Layout::contiguous(&[rows, chunks]);
+    scan(&totals, &tl, if int { DType::I64 } else { DType::F32 }, 1, prod, &scanned, &tl)?;
+    // pass 2: each chunk scanned from the total of the chunks before it
+    meta[3] = prod as u32 | 4;
+    ctx.dispatch(&SOFTMAX, entry, &constants, &meta, &[(1, src.raw()), (2, scanned.raw()), (out_slot, dst.raw())], fold(groups))
+}
+
+/// softmax / log_softmax of src[l] along `dim` into dst[dl] (same shape): one workgroup per row.
+pub fn softmax(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, log: bool, dst: &GpuBuffer, dl: &Layout) -> Result<()> {
+    let Some((meta, rows, _)) = row_meta(l, dim, dl, log as u32)? else {
+        return Ok(());
+    };
+    context()?.dispatch(&SOFTMAX, "softmax", &[("DT", dt_code(dtype)?)], &meta, &[(1, src.raw()), (5, dst.raw())], fold(rows))
+}
+
+/// softmax.wgsl's metadata for the rows along `dim` (`flag` is prm[3]), with the number of rows
+/// and the row length; None when there is nothing to do.
+fn row_meta(l: &Layout, dim: usize, dl: &Layout, flag: u32) -> Result<Option<([u32; 34], usize, usize)>> {
     let mut os = vec![];
     let (mut ist, mut ost) = (vec![], vec![]);
     for d in 0..l.shape.len() {
@@ -339,13 +411,13 @@ fn rows_kernel(entry: &'static str, src: &GpuBuffer, l: &Layout, dtype: DType, d
     let rows: usize = os.iter().product();
     let len = l.shape.get(dim).copied().unwrap_or(1);
     if rows == 0 || len == 0 {
-        return Ok(());
+        return Ok(None);
     }
-    let mut meta = [0u32; 32];
+    let mut meta = [0u32; 34];
     meta[0] = rows as u32;
     meta[1] = len as u32;
     meta[2] = os.len() as u32;
-    meta[3] = flag as u32;
+    meta[3] = flag;
     meta[4] = i32_of(l.offset as isize)?;
     meta[5] = i32_of(dl.offset as isize)?;
     meta[6] = i32_of(l.strides.get(dim).copied().unwrap_or(0))?;
@@ -355,8 +427,7 @@ fn rows_kernel(entry: &'static str, src: &GpuBuffer, l: &Layout, dtype: DType, d
         meta[16 + d] = i32_of(st[0][d])?;
         meta[24 + d] = i32_of(st[1][d])?;
     }
-    let x = (rows as u32).min(65535);
-    ctx.dispatch(&SOFTMAX, entry, &[("DT", dt_code(dtype)?)], &meta, &[(1, src.raw()), (5, dst.raw())], (x, (rows as u32).div_ceil(x), 1))
+    Ok(Some((meta, rows, len)))
 }
 
 /// dst = alpha * a @ b (+ beta * dst) over a shared batch shape; dst is float32, a and b any
@@ -408,4 +479,55 @@ pub fn matmul(a: (&GpuBuffer, &Layout), b: (&GpuBuffer, &Layout), dst: (&GpuBuff
     } else {
         ctx.dispatch(&MATMUL, "matmul", &consts, &meta, &bufs, ((n as u32).div_ceil(64), (m as u32).div_ceil(64), nb as u32))
     }
+}
+
+/// A contiguous float32 tensor of an optimizer step: its buffer and element offset.
+pub type OptimArg<'a> = (&'a GpuBuffer, usize);
+
+/// One fused optimizer dispatch over `n` elements (shaders/optim.wgsl): `t` holds the
+/// parameter, gradient and up to three state tensors, `hp` the float32 hyper-parameters.
+fn optim_step(entry: &'static str, n: usize, flags: u32, t: [Option<OptimArg>; 5], hp: &[f32]) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let ctx = context()?;
+    let mut meta = [0u32; 16];
+    meta[0] = u32::try_from(n).map_err(|_| Error::runtime("GPU tensors are limited to 2^32 elements"))?;
+    meta[1] = flags;
+    for (k, a) in t.iter().enumerate() {
+        meta[2 + k] = a.map_or(Ok(0), |a| i32_of(a.1 as isize))?;
+    }
+    for (k, v) in hp.iter().enumerate() {
+        meta[8 + k] = v.to_bits();
+    }
+    let dummy = ctx.dummy();
+    let bufs: Vec<(u32, &wgpu::Buffer)> = t.iter().enumerate().map(|(k, a)| (k as u32 + 1, a.map_or(dummy, |a| a.0.raw()))).collect();
+    ctx.dispatch(&OPTIM, entry, &[], &meta, &bufs, groups_1d(n))
+}
+
+/// One SGD step of a float32 parameter (see cpu::optim::sgd): `buf` is the momentum buffer,
+/// `first` says it is fresh.
+pub fn sgd_step(p: OptimArg, g: OptimArg, buf: Option<OptimArg>, n: usize, first: bool, c: &crate::optim::SgdConfig) -> Result<()> {
+    let flags = c.maximize as u32 | (c.weight_decay != 0.0) as u32 * 2 | buf.is_some() as u32 * 4 | first as u32 * 8 | c.nesterov as u32 * 16;
+    let hp = [c.weight_decay as f32, c.momentum as f32, (1.0 - c.dampening) as f32, -c.lr as f32];
+    optim_step("sgd", n, flags, [Some(p), Some(g), buf, None, None], &hp)
+}
+
+/// One Adam/AdamW step of a float32 parameter at step count `step` (see cpu::optim::adam);
+/// the state is (exp_avg, exp_avg_sq, max_exp_avg_sq when amsgrad).
+pub fn adam_step(p: OptimArg, g: OptimArg, state: [Option<OptimArg>; 3], n: usize, step: f64, c: &crate::optim::AdamConfig) -> Result<()> {
+    let flags = c.maximize as u32 | (c.weight_decay != 0.0) as u32 * 2 | c.amsgrad as u32 * 8 | c.decoupled as u32 * 16;
+    let step_size = c.lr / (1.0 - c.beta1.powf(step));
+    let bc2_sqrt = (1.0 - c.beta2.powf(step)).powf(0.5);
+    let hp = [
+        c.weight_decay as f32,
+        (1.0 - c.lr * c.weight_decay) as f32,
+        (1.0 - c.beta1) as f32,
+        c.beta2 as f32,
+        (1.0 - c.beta2) as f32,
+        c.eps as f32,
+        -step_size as f32,
+        bc2_sqrt as f32,
+    ];
+    optim_step("adam", n, flags, [Some(p), Some(g), state[0], state[1], state[2]], &hp)
 }

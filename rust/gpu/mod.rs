@@ -9,6 +9,8 @@ pub mod buffer;
 pub mod context;
 pub mod kernel;
 pub mod launch;
+#[cfg(test)]
+mod tests;
 
 pub use buffer::GpuBuffer;
 pub use context::{context, is_available, Context};

@@ -297,6 +297,12 @@ fn _gpu_memory_stats() -> (u64, u64, u64) {
     crate::gpu::buffer::stats()
 }
 
+/// How many ops so far ran on host copies of GPU tensors (ops without a GPU kernel).
+#[pyfunction]
+fn _gpu_host_round_trips() -> u64 {
+    crate::storage::host_round_trips()
+}
+
 #[pyfunction]
 fn _gpu_empty_cache() {
     crate::gpu::buffer::empty_cache()
@@ -404,6 +410,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_gpu_memory_stats, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_simulate_device_loss, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_empty_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(_gpu_host_round_trips, m)?)?;
     m.add_function(wrap_pyfunction!(_gpu_matmul, m)?)?;
     m.add_function(wrap_pyfunction!(seed, m)?)?;
     m.add_function(wrap_pyfunction!(initial_seed, m)?)?;

@@ -501,6 +501,13 @@ impl PyTensor {
                         self.inner.dtype().torch_kernel_name()
                     )));
                 }
+                if g.device().type_name() != self.inner.device().type_name() {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "attempting to assign a gradient with device type '{}' to a tensor with device type '{}'. Please ensure that the gradient and the tensor are on the same device",
+                        g.device().type_name(),
+                        self.inner.device().type_name()
+                    )));
+                }
                 if g.shape() != self.inner.shape() {
                     return Err(PyRuntimeError::new_err(format!(
                         "attempting to assign a gradient of size '{}' to a tensor of size '{}'. Please ensure that the gradient and the tensor are the same size",

@@ -224,7 +224,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     sample = _C._random("normal", [rows, cols], 0.0, std, _C.float64, generator)
     if num_zeros:
         # The rows to zero in each column: the `num_zeros` smallest of a random key per entry.
-        zero_rows = rand(rows, cols, dtype=_C.float64, generator=generator).argsort(dim=0)[:num_zeros]
+        zero_rows = rand(rows, cols, dtype=_C.float64, generator=generator, device="cpu").argsort(dim=0)[:num_zeros]
         sample = sample.scatter(0, zero_rows, 0.0)
     with no_grad():
         tensor.copy_(sample)

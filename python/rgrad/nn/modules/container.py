@@ -301,7 +301,9 @@ def _param_line(key, p, type_str):
     if isinstance(p, Tensor):
         size_str = "x".join(str(s) for s in p.size())
         kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-        return f"  ({key}): {kind} containing: [{type_str(p)} of size {size_str}]"
+        # torch names the device of a parameter off the CPU: "[torch.cuda.FloatTensor of size 2 (cuda:0)]"
+        device_str = "" if p.device.type == "cpu" else f" ({p.device})"
+        return f"  ({key}): {kind} containing: [{type_str(p)} of size {size_str}{device_str}]"
     return f"  ({key}): Object of type: {type(p).__name__}"
 
 

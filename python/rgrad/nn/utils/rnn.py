@@ -123,7 +123,8 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     # Row t * B + b of the (T * B, *) view for every live (t, b), time step by time step.
     rows = np.concatenate([t * B + np.arange(b) for t, b in enumerate(bs)])
     data = input.reshape(T * B, *input.shape[2:]).index_select(0, tensor(rows, device=input.device))
-    return PackedSequence(data, tensor(bs), sorted_indices, None)
+    # batch_sizes (and the lengths pad_packed_sequence returns) live on the CPU, as in torch.
+    return PackedSequence(data, tensor(bs, device="cpu"), sorted_indices, None)
 
 
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
@@ -149,7 +150,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     lengths = (bs[None, :] > np.arange(B)[:, None]).sum(1)
     if batch_first:
         padded = padded.transpose(0, 1)
-    lengths = tensor(lengths)
+    lengths = tensor(lengths, device="cpu")
     if sequence.unsorted_indices is not None:
         padded = padded.index_select(0 if batch_first else 1, sequence.unsorted_indices)
         lengths = lengths.index_select(0, sequence.unsorted_indices.cpu())

@@ -21,7 +21,7 @@ class Sampler:
 
 def _fresh_generator():
     """A generator seeded from the global RNG, so that rgrad.manual_seed fixes the order."""
-    seed = int(randint(0, 2 ** 62, (), dtype=_C.int64).item())
+    seed = int(randint(0, 2 ** 62, (), dtype=_C.int64, device="cpu").item())
     g = _C.Generator()
     g.manual_seed(seed)
     return g
@@ -62,11 +62,11 @@ class RandomSampler(Sampler):
         n = len(self.data_source)
         generator = _fresh_generator() if self.generator is None else self.generator
         if self.replacement:
-            yield from randint(0, n, (self.num_samples,), dtype=_C.int64, generator=generator).tolist()
+            yield from randint(0, n, (self.num_samples,), dtype=_C.int64, generator=generator, device="cpu").tolist()
             return
         for _ in range(self.num_samples // n):
-            yield from randperm(n, generator=generator).tolist()
-        yield from randperm(n, generator=generator).tolist()[:self.num_samples % n]
+            yield from randperm(n, generator=generator, device="cpu").tolist()
+        yield from randperm(n, generator=generator, device="cpu").tolist()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
@@ -80,7 +80,7 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        for i in randperm(len(self.indices), generator=self.generator).tolist():
+        for i in randperm(len(self.indices), generator=self.generator, device="cpu").tolist():
             yield self.indices[i]
 
     def __len__(self):
@@ -103,7 +103,7 @@ class WeightedRandomSampler(Sampler):
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
         from ..._creation import as_tensor
-        weights = as_tensor(weights, dtype=_C.float64)
+        weights = as_tensor(weights, dtype=_C.float64, device="cpu")  # float64: a CPU dtype
         if weights.dim() != 1:
             raise ValueError("weights should be a 1d sequence but given weights have shape "
                              f"{tuple(weights.shape)}")

@@ -5,8 +5,7 @@
 //! A group the kernels cannot take (dtype other than float32/float64 — float32 on the GPU —,
 //! a non-contiguous or mismatched tensor, a gradient aliasing its parameter) returns
 //! `Ok(false)` before anything is written, and the caller runs its composite path instead.
-//! SGD and Adam/AdamW have GPU kernels (shaders/optim.wgsl, one dispatch per parameter);
-//! RMSprop and Adagrad groups on the GPU take the composite path.
+//! On the GPU every step is a kernel of shaders/optim.wgsl, one dispatch per parameter.
 
 use crate::cpu::optim::{self as kernel, AdagradParam, AdamParam, RmspropParam, SgdParam};
 use crate::cpu::View;
@@ -191,10 +190,18 @@ pub fn rmsprop_step(
             check_len("_fused_rmsprop", what, n, l.len())?;
         }
     }
-    if on_gpu(params) || !group_fusable(params, &[Some(grads), Some(square_avgs), grad_avgs, momentum_buffers]) {
+    if !group_fusable(params, &[Some(grads), Some(square_avgs), grad_avgs, momentum_buffers]) {
         return Ok(false);
     }
     increment_steps("_fused_rmsprop", steps)?;
+    if on_gpu(params) {
+        for k in 0..n {
+            let state = [Some(gpu_arg(&square_avgs[k])), grad_avgs.map(|l| gpu_arg(&l[k])), momentum_buffers.map(|l| gpu_arg(&l[k]))];
+            gl::rmsprop_step(gpu_arg(&params[k]), gpu_arg(&grads[k]), state, params[k].numel(), c)?;
+        }
+        bump_all(&[Some(params), Some(square_avgs), grad_avgs, momentum_buffers]);
+        return Ok(true);
+    }
     let args: Vec<RmspropParam> = (0..n)
         .map(|k| RmspropParam {
             param: view(&params[k]),
@@ -215,10 +222,17 @@ pub fn adagrad_step(params: &[Tensor], grads: &[Tensor], sums: &[Tensor], steps:
     check_len("_fused_adagrad", "gradients", n, grads.len())?;
     check_len("_fused_adagrad", "state sums", n, sums.len())?;
     check_len("_fused_adagrad", "state steps", n, steps.len())?;
-    if on_gpu(params) || !group_fusable(params, &[Some(grads), Some(sums)]) {
+    if !group_fusable(params, &[Some(grads), Some(sums)]) {
         return Ok(false);
     }
     let step_values = increment_steps("_fused_adagrad", steps)?;
+    if on_gpu(params) {
+        for k in 0..n {
+            gl::adagrad_step(gpu_arg(&params[k]), gpu_arg(&grads[k]), gpu_arg(&sums[k]), params[k].numel(), step_values[k], c)?;
+        }
+        bump_all(&[Some(params), Some(sums)]);
+        return Ok(true);
+    }
     let args: Vec<AdagradParam> = (0..n)
         .map(|k| AdagradParam { param: view(&params[k]), grad: view(&grads[k]), sum: view(&sums[k]), step: step_values[k] })
         .collect();

@@ -31,6 +31,15 @@ fn grad_at(i: u32) -> f32 {
     return d;
 }
 
+// The gradient with maximize's sign and L2 weight decay (hp 0) folded in.
+fn decayed_grad(i: u32, p: f32) -> f32 {
+    let d = grad_at(i);
+    if (flag(2u)) {
+        return d + hp(0u) * p;
+    }
+    return d;
+}
+
 // torch's lerp: a + w * (b - a), or from the other end when |w| >= 0.5.
 fn lerp_t(a: f32, b: f32, w: f32) -> f32 {
     if (abs(w) < 0.5) {
@@ -47,10 +56,7 @@ fn sgd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         return;
     }
     let p = tp[prm[2] + i];
-    var d = grad_at(i);
-    if (flag(2u)) {
-        d = d + hp(0u) * p;
-    }
+    var d = decayed_grad(i, p);
     if (flag(4u)) {
         var b = d;
         if (!flag(8u)) {
@@ -98,4 +104,46 @@ fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let denom = sqrt(v) / hp(7u) + hp(5u);
     tp[prm[2] + i] = p + hp(6u) * m / denom;
+}
+
+// hp: 0 weight_decay, 1 alpha, 2 1 - alpha, 3 eps, 4 momentum, 5 -lr. flags 4: centered (ts2
+// grad_avg), 8: momentum (ts3 momentum_buffer); ts1 square_avg.
+@compute @workgroup_size(256)
+fn rmsprop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = linear_id(wid, nwg, lid);
+    if (i >= prm[0]) {
+        return;
+    }
+    let p = tp[prm[2] + i];
+    let d = decayed_grad(i, p);
+    let sa = ts1[prm[4] + i] * hp(1u) + hp(2u) * d * d;
+    ts1[prm[4] + i] = sa;
+    var avg = sqrt(sa);
+    if (flag(4u)) {
+        let ga = lerp_t(ts2[prm[5] + i], d, hp(2u));
+        ts2[prm[5] + i] = ga;
+        avg = sqrt(sa + (-1.0 * ga) * ga);
+    }
+    avg = avg + hp(3u);
+    if (flag(8u)) {
+        let b = ts3[prm[6] + i] * hp(4u) + d / avg;
+        ts3[prm[6] + i] = b;
+        tp[prm[2] + i] = p + hp(5u) * b;
+    } else {
+        tp[prm[2] + i] = p + hp(5u) * d / avg;
+    }
+}
+
+// hp: 0 weight_decay, 1 eps, 2 -lr / (1 + (step - 1) * lr_decay); ts1 the sum of squares.
+@compute @workgroup_size(256)
+fn adagrad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = linear_id(wid, nwg, lid);
+    if (i >= prm[0]) {
+        return;
+    }
+    let p = tp[prm[2] + i];
+    let d = decayed_grad(i, p);
+    let sum = ts1[prm[4] + i] + d * d;
+    ts1[prm[4] + i] = sum;
+    tp[prm[2] + i] = p + hp(2u) * d / (sqrt(sum) + hp(1u));
 }

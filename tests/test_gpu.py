@@ -1465,15 +1465,21 @@ FUSED_CONFIGS = [
     ("adam", dict(lr=0.01, maximize=True, eps=1e-6)),
     ("adamw", dict(lr=0.01, weight_decay=0.05)),
     ("adamw", dict(lr=0.01, weight_decay=0.05, amsgrad=True)),
+    ("rmsprop", dict(lr=0.01)),
+    ("rmsprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1, momentum=0.5, centered=True)),
+    ("rmsprop", dict(lr=0.01, centered=True, maximize=True)),
+    ("adagrad", dict(lr=0.1)),
+    ("adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5, maximize=True)),
 ]
 
 
 @pytest.mark.parametrize("name,cfg", FUSED_CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(FUSED_CONFIGS)])
 def test_fused_optimizer_step_on_gpu(name, cfg):
-    # SGD and Adam/AdamW update GPU float32 parameters with the fused kernel (one dispatch per
-    # parameter, no host round trip); the CPU's fused kernel, fed the same gradients, is the
+    # SGD, Adam/AdamW, RMSprop and Adagrad update GPU float32 parameters with a fused kernel (one
+    # dispatch per parameter, no host round trip); the CPU's fused kernel, fed the same gradients, is the
     # oracle for the parameters and every state tensor over several steps.
-    opt_cls = {"sgd": rgrad.optim.SGD, "adam": rgrad.optim.Adam, "adamw": rgrad.optim.AdamW}[name]
+    opt_cls = {"sgd": rgrad.optim.SGD, "adam": rgrad.optim.Adam, "adamw": rgrad.optim.AdamW,
+               "rmsprop": rgrad.optim.RMSprop, "adagrad": rgrad.optim.Adagrad}[name]
     shapes = [(7, 5), (300,), (1,), (2, 3, 4)]
     cpu_params = [randn(*sh, seed=k).requires_grad_() for k, sh in enumerate(shapes)]
     gpu_params = [gpu(p.detach()).requires_grad_() for p in cpu_params]
@@ -1508,6 +1514,15 @@ def test_fused_optimizer_kernels_take_gpu_groups():
     kept = cpu(p)
     assert _C._fused_sgd([p], [randn(6)], None, [False], **hp) is False  # gradient on the CPU
     assert_same(p, kept, rtol=0, atol=0)
+    # Adagrad and RMSprop too: one step from zero state against its closed form
+    s, step = gpu(rgrad.zeros(6)), rgrad.tensor(0.0)
+    assert _C._fused_adagrad([p], [g], [s], [step], lr=0.1, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
+                             maximize=False) is True
+    assert_same(p, kept - 0.1 * cpu(g) / (cpu(g).abs() + 1e-10), rtol=1e-5, atol=1e-6)
+    kept, sq = cpu(p), gpu(rgrad.zeros(6))
+    assert _C._fused_rmsprop([p], [g], [sq], None, None, [rgrad.tensor(0.0)], lr=0.01, alpha=0.99, eps=1e-8,
+                             weight_decay=0.0, momentum=0.0, centered=False, maximize=False) is True
+    assert_same(p, kept - 0.01 * cpu(g) / ((0.01 * cpu(g) ** 2).sqrt() + 1e-8), rtol=1e-5, atol=1e-6)
 
 
 def test_gpu_training_step_has_no_host_round_trip():

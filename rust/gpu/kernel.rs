@@ -63,7 +63,7 @@ pub const OPTIM: Kernel = Kernel {
     body: include_str!("../../shaders/optim.wgsl"),
     inputs: &[],
     outputs: &[],
-    entries: &["sgd", "adam"],
+    entries: &["sgd", "adam", "rmsprop", "adagrad"],
     bindings: &[1, 2, 3, 4, 5],
 };
 

@@ -513,6 +513,22 @@ pub fn sgd_step(p: OptimArg, g: OptimArg, buf: Option<OptimArg>, n: usize, first
     optim_step("sgd", n, flags, [Some(p), Some(g), buf, None, None], &hp)
 }
 
+/// One RMSprop step of a float32 parameter (see cpu::optim::rmsprop): state is (square_avg,
+/// grad_avg when centered, momentum_buffer when momentum > 0).
+pub fn rmsprop_step(p: OptimArg, g: OptimArg, state: [Option<OptimArg>; 3], n: usize, c: &crate::optim::RmspropConfig) -> Result<()> {
+    let flags = c.maximize as u32 | (c.weight_decay != 0.0) as u32 * 2 | state[1].is_some() as u32 * 4 | state[2].is_some() as u32 * 8;
+    let hp = [c.weight_decay as f32, c.alpha as f32, (1.0 - c.alpha) as f32, c.eps as f32, c.momentum as f32, -c.lr as f32];
+    optim_step("rmsprop", n, flags, [Some(p), Some(g), state[0], state[1], state[2]], &hp)
+}
+
+/// One Adagrad step of a float32 parameter at its step count `step` (see cpu::optim::adagrad).
+pub fn adagrad_step(p: OptimArg, g: OptimArg, sum: OptimArg, n: usize, step: f64, c: &crate::optim::AdagradConfig) -> Result<()> {
+    let flags = c.maximize as u32 | (c.weight_decay != 0.0) as u32 * 2;
+    let clr = c.lr / (1.0 + (step - 1.0) * c.lr_decay);
+    let hp = [c.weight_decay as f32, c.eps as f32, -clr as f32];
+    optim_step("adagrad", n, flags, [Some(p), Some(g), Some(sum), None, None], &hp)
+}
+
 /// One Adam/AdamW step of a float32 parameter at step count `step` (see cpu::optim::adam);
 /// the state is (exp_avg, exp_avg_sq, max_exp_avg_sq when amsgrad).
 pub fn adam_step(p: OptimArg, g: OptimArg, state: [Option<OptimArg>; 3], n: usize, step: f64, c: &crate::optim::AdamConfig) -> Result<()> {

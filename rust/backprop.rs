@@ -248,17 +248,16 @@ fn cumprod_backward_with_zeros(g: &Tensor, x: &Tensor, out: &Tensor, d: usize) -
 /// `sum_{j >= i} v_j` along dim d, summed from the end (not `total - cumsum + v`, whose
 /// cancellation loses the small suffixes).
 fn reversed_cumsum(v: &Tensor, d: usize) -> Result<Tensor> {
-    let flip = |x: &Tensor| -> Result<Tensor> {
-        let n = x.shape()[d];
-        let rev = Tensor::from_vec((0..n as i64).rev().collect::<Vec<i64>>(), &[n])?.to_device(x.device())?;
-        let mut at = vec![1i64; x.ndim()];
-        at[d] = n as i64;
-        x.gather(d as isize, &rev.reshape(&at)?.expand(&i64s(x.shape()))?)
-    };
     if v.ndim() == 0 {
         return Ok(v.clone());
     }
-    flip(&flip(v)?.cumulative(crate::op::ScanOp::Sum, d as isize, None)?)
+    // reversal along d as a gather, its index built once for both flips
+    let n = v.shape()[d];
+    let mut at = vec![1i64; v.ndim()];
+    at[d] = n as i64;
+    let rev = Tensor::from_vec((0..n as i64).rev().collect::<Vec<i64>>(), &[n])?.to_device(v.device())?.reshape(&at)?.expand(&i64s(v.shape()))?;
+    let dd = d as isize;
+    v.gather(dd, &rev)?.cumulative(crate::op::ScanOp::Sum, dd, None)?.gather(dd, &rev)
 }
 
 /// Which tensor a unary rule needs: `Some(true)` its output, `Some(false)` its input.

@@ -245,6 +245,22 @@ impl Plan {
         bases
     }
 
+    /// For the device kernels, which address positions (bshape..., rest...) through an index
+    /// of element offsets: `bases` as an int64 tensor on the view's device, the storage's layout
+    /// (stride 0 over the indexed dims, the view's strides over the rest) and the offsets'
+    /// layout (their strides over bshape, 0 over the rest).
+    fn device_offsets(&self, view: &Tensor, bases: &[isize]) -> Result<(Tensor, Layout, Layout)> {
+        let mut shape = self.bshape.clone();
+        shape.extend(self.rest.iter().map(|&d| view.shape()[d]));
+        let offsets = Tensor::from_vec(bases.iter().map(|&b| b as i64).collect::<Vec<i64>>(), &self.bshape)?.to_device(view.device())?;
+        let mut storage_strides: crate::shape::Strides = smallvec::smallvec![0; self.bshape.len()];
+        storage_strides.extend(self.rest.iter().map(|&d| view.strides()[d]));
+        let mut idx_strides = contiguous_strides(&self.bshape);
+        idx_strides.extend(self.rest.iter().map(|_| 0));
+        let il = Layout::new(shape.clone(), idx_strides, offsets.offset());
+        Ok((offsets, Layout::new(shape, storage_strides, 0), il))
+    }
+
     /// Offsets (relative) of the non-advanced sub-block, row-major.
     fn rest_offsets(&self, view: &Tensor) -> Vec<isize> {
         let shape: Dims = self.rest.iter().map(|&d| view.shape()[d]).collect();
@@ -332,17 +348,8 @@ fn index_raw(t: &Tensor, idx: &[TensorIndex]) -> Result<Tensor> {
     let es = view.dtype().size();
     let out = Tensor::empty(&gshape, view.dtype(), view.device())?;
     if view.device() != Device::Cpu {
-        // gathered on the device: out[b, r] = storage[bases[b] + rest offset of r], a gather
-        // whose index is the element offset of each indexed position (its source stride 0
-        // over the indexed dims, the view's strides over the rest)
-        let nb = p.bshape.len();
-        let offsets = Tensor::from_vec(bases.iter().map(|&b| b as i64).collect::<Vec<i64>>(), &p.bshape)?.to_device(view.device())?;
-        let mut src_strides: crate::shape::Strides = smallvec::smallvec![0; nb];
-        src_strides.extend(p.rest.iter().map(|&d| view.strides()[d]));
-        let mut idx_strides = contiguous_strides(&p.bshape);
-        idx_strides.extend(p.rest.iter().map(|_| 0));
-        let src_base = Layout::new(gshape.clone(), src_strides, 0);
-        let il = Layout::new(gshape.clone(), idx_strides, offsets.offset());
+        // gathered on the device: out[b, r] = storage[bases[b] + rest offset of r]
+        let (offsets, src_base, il) = p.device_offsets(view, &bases)?;
         view.storage().gather(&src_base, 1, offsets.storage(), &il, out.storage(), out.layout(), es)?;
     } else {
         let rest = p.rest_offsets(view);
@@ -419,16 +426,8 @@ fn index_put_raw(t: &Tensor, idx: &[TensorIndex], value: &Tensor) -> Result<()> 
     if view.device() != Device::Cpu {
         // scattered on the device, index_raw's gather run backwards: storage[bases[b] + rest
         // offset of r] = v[b, r] (a repeated position keeps one of its values, as on CUDA)
-        let nb = p.bshape.len();
-        let gshape: Dims = v.shape().into();
-        let offsets = Tensor::from_vec(bases.iter().map(|&b| b as i64).collect::<Vec<i64>>(), &p.bshape)?.to_device(view.device())?;
-        let mut dst_strides: crate::shape::Strides = smallvec::smallvec![0; nb];
-        dst_strides.extend(p.rest.iter().map(|&d| view.strides()[d]));
-        let mut idx_strides = contiguous_strides(&p.bshape);
-        idx_strides.extend(p.rest.iter().map(|_| 0));
-        let dst_base = Layout::new(gshape.clone(), dst_strides, 0);
-        let il = Layout::new(gshape, idx_strides, offsets.offset());
-        let v = if v.device() == view.device() { v } else { v.to_device(view.device())? };
+        let (offsets, dst_base, il) = p.device_offsets(view, &bases)?;
+        let v = v.to_device(view.device())?;
         view.storage()
             .scatter(&dst_base, 1, offsets.storage(), &il, v.storage(), v.layout(), view.dtype(), crate::cpu::gather::ScatterReduce::Replace)?;
         t.bump_version();

@@ -149,20 +149,19 @@ pub fn adam_step(
             let state = [Some(gpu_arg(&exp_avgs[k])), Some(gpu_arg(&exp_avg_sqs[k])), max_exp_avg_sqs.map(|m| gpu_arg(&m[k]))];
             gl::adam_step(gpu_arg(&params[k]), gpu_arg(&grads[k]), state, params[k].numel(), step_values[k], c)?;
         }
-        bump_all(&[Some(params), Some(exp_avgs), Some(exp_avg_sqs), max_exp_avg_sqs]);
-        return Ok(true);
+    } else {
+        let args: Vec<AdamParam> = (0..n)
+            .map(|k| AdamParam {
+                param: view(&params[k]),
+                grad: view(&grads[k]),
+                exp_avg: view(&exp_avgs[k]),
+                exp_avg_sq: view(&exp_avg_sqs[k]),
+                max_exp_avg_sq: max_exp_avg_sqs.map(|m| view(&m[k])),
+                step: step_values[k],
+            })
+            .collect();
+        kernel::adam(&args, group_dtype(params), c)?;
     }
-    let args: Vec<AdamParam> = (0..n)
-        .map(|k| AdamParam {
-            param: view(&params[k]),
-            grad: view(&grads[k]),
-            exp_avg: view(&exp_avgs[k]),
-            exp_avg_sq: view(&exp_avg_sqs[k]),
-            max_exp_avg_sq: max_exp_avg_sqs.map(|m| view(&m[k])),
-            step: step_values[k],
-        })
-        .collect();
-    kernel::adam(&args, group_dtype(params), c)?;
     bump_all(&[Some(params), Some(exp_avgs), Some(exp_avg_sqs), max_exp_avg_sqs]);
     Ok(true)
 }
@@ -199,19 +198,18 @@ pub fn rmsprop_step(
             let state = [Some(gpu_arg(&square_avgs[k])), grad_avgs.map(|l| gpu_arg(&l[k])), momentum_buffers.map(|l| gpu_arg(&l[k]))];
             gl::rmsprop_step(gpu_arg(&params[k]), gpu_arg(&grads[k]), state, params[k].numel(), c)?;
         }
-        bump_all(&[Some(params), Some(square_avgs), grad_avgs, momentum_buffers]);
-        return Ok(true);
+    } else {
+        let args: Vec<RmspropParam> = (0..n)
+            .map(|k| RmspropParam {
+                param: view(&params[k]),
+                grad: view(&grads[k]),
+                square_avg: view(&square_avgs[k]),
+                grad_avg: grad_avgs.map(|l| view(&l[k])),
+                momentum_buffer: momentum_buffers.map(|l| view(&l[k])),
+            })
+            .collect();
+        kernel::rmsprop(&args, group_dtype(params), c)?;
     }
-    let args: Vec<RmspropParam> = (0..n)
-        .map(|k| RmspropParam {
-            param: view(&params[k]),
-            grad: view(&grads[k]),
-            square_avg: view(&square_avgs[k]),
-            grad_avg: grad_avgs.map(|l| view(&l[k])),
-            momentum_buffer: momentum_buffers.map(|l| view(&l[k])),
-        })
-        .collect();
-    kernel::rmsprop(&args, group_dtype(params), c)?;
     bump_all(&[Some(params), Some(square_avgs), grad_avgs, momentum_buffers]);
     Ok(true)
 }
@@ -230,13 +228,12 @@ pub fn adagrad_step(params: &[Tensor], grads: &[Tensor], sums: &[Tensor], steps:
         for k in 0..n {
             gl::adagrad_step(gpu_arg(&params[k]), gpu_arg(&grads[k]), gpu_arg(&sums[k]), params[k].numel(), step_values[k], c)?;
         }
-        bump_all(&[Some(params), Some(sums)]);
-        return Ok(true);
+    } else {
+        let args: Vec<AdagradParam> = (0..n)
+            .map(|k| AdagradParam { param: view(&params[k]), grad: view(&grads[k]), sum: view(&sums[k]), step: step_values[k] })
+            .collect();
+        kernel::adagrad(&args, group_dtype(params), c)?;
     }
-    let args: Vec<AdagradParam> = (0..n)
-        .map(|k| AdagradParam { param: view(&params[k]), grad: view(&grads[k]), sum: view(&sums[k]), step: step_values[k] })
-        .collect();
-    kernel::adagrad(&args, group_dtype(params), c)?;
     bump_all(&[Some(params), Some(sums)]);
     Ok(true)
 }

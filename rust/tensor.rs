@@ -867,9 +867,8 @@ impl Tensor {
         }
         let bytes = self.to_bytes()?;
         if device != Device::Cpu && self.dtype() == DType::I64 {
-            let mut vals = bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8-byte chunk")));
-            if let Some(v) = vals.find(|&v| i32::try_from(v).is_err()) {
-                return Err(crate::gpu::launch::int64_range_error(v));
+            for c in bytes.chunks_exact(8) {
+                crate::gpu::launch::check_int64(i64::from_le_bytes(c.try_into().expect("8-byte chunk")))?;
             }
         }
         let storage = Storage::from_host_bytes(device, &bytes)?;

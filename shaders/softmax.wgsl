@@ -41,9 +41,12 @@ struct Row {
     st: vec2<i32>,
 }
 
-fn workgroup_row(wid: vec3<u32>, nwg: vec3<u32>) -> Row {
-    let row = wid.y * nwg.x + wid.x;
+fn row_at(row: u32) -> Row {
     return Row(row < prm[0], row_bases(min(row, max(prm[0], 1u) - 1u)), vec2<i32>(i32(prm[6]), i32(prm[7])));
+}
+
+fn workgroup_row(wid: vec3<u32>, nwg: vec3<u32>) -> Row {
+    return row_at(wid.y * nwg.x + wid.x);
 }
 
 fn wg_max(lid: u32, v: f32) -> f32 {
@@ -131,11 +134,7 @@ fn scan_combine(a: f32, b: f32) -> f32 {
 }
 
 struct Chunk {
-    // a workgroup past the last row works on the last one (barriers stay uniform), writing nothing
-    valid: bool,
-    // element offsets of the row's first input and output, strides along the row
-    b: vec2<i32>,
-    st: vec2<i32>,
+    row: Row,
     // the chunk's positions [lo, hi), its index in the row and in tc
     lo: u32,
     hi: u32,
@@ -153,8 +152,7 @@ fn workgroup_chunk(wid: vec3<u32>, nwg: vec3<u32>) -> Chunk {
         len = prm[32];
     }
     let lo = min((g % chunks) * len, n);
-    return Chunk(row < prm[0], row_bases(min(row, max(prm[0], 1u) - 1u)), vec2<i32>(i32(prm[6]), i32(prm[7])), lo,
-                 min(lo + len, n), g % chunks, min(g, max(prm[0] * chunks, 1u) - 1u));
+    return Chunk(row_at(row), lo, min(lo + len, n), g % chunks, min(g, max(prm[0] * chunks, 1u) - 1u));
 }
 
 @compute @workgroup_size(256)
@@ -164,7 +162,7 @@ fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if ((prm[3] & 2u) != 0u) {
         var acc = identity;
         for (var j = c.lo + lid; j < c.hi; j = j + WG) {
-            acc = scan_combine(acc, ta_f(u32(c.b.x + i32(j) * c.st.x), DT));
+            acc = scan_combine(acc, ta_f(u32(c.row.b.x + i32(j) * c.row.st.x), DT));
         }
         shf[lid] = acc;
         workgroupBarrier();
@@ -174,7 +172,7 @@ fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             workgroupBarrier();
         }
-        if (c.valid && lid == 0u) {
+        if (c.row.valid && lid == 0u) {
             tc[c.slot] = bitcast<u32>(shf[0]);
         }
         return;
@@ -187,7 +185,7 @@ fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let j = j0 + lid;
         var v = identity;
         if (j < c.hi) {
-            v = ta_f(u32(c.b.x + i32(j) * c.st.x), DT);
+            v = ta_f(u32(c.row.b.x + i32(j) * c.row.st.x), DT);
         }
         shf[lid] = v;
         workgroupBarrier();
@@ -200,8 +198,8 @@ fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             shf[lid] = t;
             workgroupBarrier();
         }
-        if (c.valid && j < c.hi) {
-            out_store_a(u32(c.b.y + i32(j) * c.st.y), DT, f_to_bits(scan_combine(carry, shf[lid]), DT));
+        if (c.row.valid && j < c.hi) {
+            out_store_a(u32(c.row.b.y + i32(j) * c.row.st.y), DT, f_to_bits(scan_combine(carry, shf[lid]), DT));
         }
         carry = scan_combine(carry, shf[WG - 1u]);
         workgroupBarrier();
@@ -231,7 +229,7 @@ fn scan_int(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     if ((prm[3] & 2u) != 0u) {
         var acc = vec2<u32>(0u, 0u);
         for (var j = c.lo + lid; j < c.hi; j = j + WG) {
-            acc = add64(acc, ta_64(u32(c.b.x + i32(j) * c.st.x)));
+            acc = add64(acc, ta_64(u32(c.row.b.x + i32(j) * c.row.st.x)));
         }
         sh64[lid] = acc;
         workgroupBarrier();
@@ -241,7 +239,7 @@ fn scan_int(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             }
             workgroupBarrier();
         }
-        if (c.valid && lid == 0u) {
+        if (c.row.valid && lid == 0u) {
             tc[2u * c.slot] = sh64[0].x;
             tc[2u * c.slot + 1u] = sh64[0].y;
         }
@@ -255,7 +253,7 @@ fn scan_int(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         let j = j0 + lid;
         var v = vec2<u32>(0u, 0u);
         if (j < c.hi) {
-            v = ta_64(u32(c.b.x + i32(j) * c.st.x));
+            v = ta_64(u32(c.row.b.x + i32(j) * c.row.st.x));
         }
         sh64[lid] = v;
         workgroupBarrier();
@@ -268,8 +266,8 @@ fn scan_int(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             sh64[lid] = t;
             workgroupBarrier();
         }
-        if (c.valid && j < c.hi) {
-            let o = u32(c.b.y + i32(j) * c.st.y);
+        if (c.row.valid && j < c.hi) {
+            let o = u32(c.row.b.y + i32(j) * c.row.st.y);
             let r = add64(carry, sh64[lid]);
             out_w[2u * o] = r.x;
             out_w[2u * o + 1u] = r.y;

@@ -28,14 +28,17 @@ pub fn dt_code(d: DType) -> Result<u32> {
     })
 }
 
-/// MPS's wording, for the GPU (WGSL has no 64-bit floats on most devices).
-/// An int64 value the GPU's 32-bit int64 cannot hold.
-pub fn int64_range_error(v: i64) -> Error {
-    Error::runtime(format!(
+/// Refuses an int64 value the GPU's 32-bit int64 cannot hold.
+pub fn check_int64(v: i64) -> Result<()> {
+    if i32::try_from(v).is_ok() {
+        return Ok(());
+    }
+    Err(Error::runtime(format!(
         "value {v} cannot be moved to the GPU: rgrad's GPU backend computes int64 tensors in 32 bits, so their values must lie in [-2147483648, 2147483647]"
-    ))
+    )))
 }
 
+/// MPS's wording, for the GPU (WGSL has no 64-bit floats on most devices).
 pub fn float64_error() -> Error {
     Error::Msg {
         kind: ErrorKind::Type,
@@ -227,14 +230,7 @@ pub fn copy_cast(src: Arg, sd: DType, out: (&GpuBuffer, &Layout, DType)) -> Resu
 
 pub fn fill(out: (&GpuBuffer, &Layout, DType), value: Scalar) -> Result<()> {
     if out.2 == DType::I64 {
-        let v = match value {
-            Scalar::Int(v) => v,
-            Scalar::Float(f) => f as i64,
-            Scalar::Bool(b) => b as i64,
-        };
-        if i32::try_from(v).is_err() {
-            return Err(int64_range_error(v));
-        }
+        check_int64(value.to_i64())?;
     }
     elementwise(5, 0, out.2, Arg::Scalar(0), Arg::Scalar(0), None, out, storage_bits(value, out.2))
 }

@@ -116,7 +116,9 @@ def main():
     big = rgrad.from_numpy(rng.standard_normal((1024, 1024), dtype=np.float32))
     bg = big._to_device(GPU)
     for label, fn in [("add 1024²", lambda t: t + t), ("sum 1024²", lambda t: t.sum()),
-                      ("sum dim 1, 1024²", lambda t: t.sum(1)), ("softmax rows 1024²", lambda t: t.softmax(1))]:
+                      ("sum dim 1, 1024²", lambda t: t.sum(1)), ("softmax rows 1024²", lambda t: t.softmax(1)),
+                      ("sort rows 1024² (bitonic, on the device)", lambda t: t.sort(1)),
+                      ("topk 5 of rows 1024²", lambda t: t.topk(5, 1))]:
         tg, tc = timed(lambda: fn(bg)), timed(lambda: fn(big))
         rows.append(f"| {label} | {tg * 1e3:.2f} ms | {tc * 1e3:.2f} ms | |")
     rows += optimizer_rows(rng)

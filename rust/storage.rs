@@ -479,8 +479,9 @@ impl Storage {
     /// Order-based op on the rows along the last dim of contiguous self[l].
     pub fn select(&self, op: crate::op::SelectOp, l: &Layout, dtype: DType, values: &Storage, indices: &Storage) -> Result<()> {
         let outs = [(values, dtype), (indices, DType::I64)];
-        match (self, Self::cpu_outs(&outs)) {
-            (Storage::Cpu(b), Some(co)) => crate::cpu::sort::select(op, View::new(b, l), dtype, co[0], co[1]),
+        match (self, Self::cpu_outs(&outs), values, indices) {
+            (Storage::Cpu(b), Some(co), _, _) => crate::cpu::sort::select(op, View::new(b, l), dtype, co[0], co[1]),
+            (Storage::Gpu(b), _, Storage::Gpu(v), Storage::Gpu(i)) if gl::select_supported(op, l, dtype) => gl::select(op, b, l, dtype, v, i),
             _ => self.outs_via_host(&outs, |s, o| s.select(op, l, dtype, o[0].0, o[1].0)),
         }
     }

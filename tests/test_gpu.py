@@ -1602,3 +1602,91 @@ def test_native_cumsum_cumprod(dtype):
     x = rgrad.from_numpy(rng.standard_normal((5, 40)).astype(np.float32)).to(dt)
     check_gpu(lambda t: t.t().cumsum(1), x, rtol=tol, atol=tol * 10, where="transposed")
     check_gpu(lambda t: t[:, ::3].cumsum(0), x, rtol=tol, atol=tol * 10, where="strided")
+
+
+# ----- order-based ops (sort.wgsl) ---------------------------------------------------------
+
+def _order_data(dtype, shape, seed, ties=True, specials=True):
+    """Values with many ties (few distinct values), and for floats NaN, +-inf and -0.0 mixed
+    with +0.0, which sort as equal."""
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    if dtype == "bool":
+        a = rng.integers(0, 2, n).astype(bool)
+    elif dtype in ("float32", "float16", "bfloat16"):
+        a = rng.integers(-4, 5, n).astype(np.float32) / 2 if ties else rng.standard_normal(n).astype(np.float32)
+        if specials and n:
+            k = rng.integers(0, n, max(1, n // 8))
+            a[k] = rng.choice(np.array([np.nan, np.inf, -np.inf, -0.0, 0.0], np.float32), len(k))
+    else:
+        lo, hi = {"uint8": (0, 256), "int8": (-128, 128), "int16": (-2000, 2000)}.get(dtype, (-2**31, 2**31))
+        a = rng.integers(lo, hi, n) if not ties else rng.integers(max(lo, -3), min(hi, 4), n)
+        a = a.astype(dtype)
+    t = rgrad.from_numpy(a.reshape(shape)) if dtype != "bfloat16" else rgrad.from_numpy(a.reshape(shape)).to(rgrad.bfloat16)
+    return t
+
+
+ORDER_OPS = {
+    "sort": lambda x: x.sort(-1),
+    "sort_desc": lambda x: x.sort(-1, descending=True),
+    "sort_stable": lambda x: rgrad.sort(x, dim=-1, stable=True),
+    "argsort": lambda x: x.argsort(-1),
+    "argsort_desc": lambda x: x.argsort(-1, descending=True),
+    "topk": lambda x: x.topk(min(3, x.shape[-1]), -1),
+    "topk_smallest": lambda x: x.topk(min(3, x.shape[-1]), -1, largest=False),
+    "kthvalue": lambda x: x.kthvalue(max(1, x.shape[-1] // 2), -1),
+    "median": lambda x: x.median(-1),
+    "nanmedian": lambda x: x.nanmedian(-1),
+    "sort_dim0": lambda x: x.sort(0),
+    "msort": lambda x: rgrad.msort(x),
+}
+
+
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+@pytest.mark.parametrize("name", list(ORDER_OPS))
+def test_order_ops_on_device(name, dtype):
+    # the same values and indices as the CPU (ties by position, NaN above everything), with
+    # rows of one tile, many rows per tile, and rows needing the global merge passes
+    before = _C._gpu_host_round_trips()
+    for shape in [(1,), (5,), (3, 7), (4, 512), (2, 1500), (1100, 3)]:
+        if name in ("median", "nanmedian") and dtype == "bool":
+            continue
+        x = _order_data(dtype, shape, seed=len(shape) * 31 + shape[-1])
+        check_gpu(ORDER_OPS[name], x, rtol=0, atol=0, where=f"{name} {dtype} {shape}")
+    assert _C._gpu_host_round_trips() == before, f"{name} took the host path"
+
+
+def test_sort_long_rows_and_many_rows():
+    # 2^17 + 3 elements pad to 2^18: many global passes; 40000 rows of 5 share tiles
+    for shape in [(131075,), (40000, 5), (3, 70000)]:
+        x = _order_data("float32", shape, seed=shape[0], ties=False)
+        check_gpu(lambda t: t.sort(-1, descending=True), x, rtol=0, atol=0, where=str(shape))
+        check_gpu(lambda t: t.topk(5, -1), x, rtol=0, atol=0, where=str(shape))
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(0, 6), n=st.integers(0, 1300), dtype=st.sampled_from(GPU_DTYPES),
+       descending=st.booleans(), seed=st.integers(0, 2**16), ties=st.booleans())
+def test_sort_property(rows, n, dtype, descending, seed, ties):
+    x = _order_data(dtype, (rows, n), seed, ties=ties)
+    check_gpu(lambda t: t.sort(-1, descending=descending), x, rtol=0, atol=0)
+    if n:
+        k = seed % n + 1
+        check_gpu(lambda t: t.topk(k, -1, largest=descending), x, rtol=0, atol=0)
+        check_gpu(lambda t: t.kthvalue(k, -1), x, rtol=0, atol=0)
+
+
+def test_sort_strided_input_and_autograd():
+    # a transposed view sorted along either dim, and the gradient of sorted values (scattered
+    # back through the indices) on the device
+    x = _order_data("float32", (37, 600), seed=5, ties=False, specials=False)
+    check_gpu(lambda t: t.t().sort(0), x, rtol=0, atol=0)
+    check_gpu(lambda t: t[:, ::3].sort(1, descending=True), x, rtol=0, atol=0)
+
+    def grad_of_topk(t):
+        t = t.detach().requires_grad_()
+        v, _ = t.topk(4, 1)
+        (v * v).sum().backward(seed_grad((v * v).sum()))
+        return t.grad
+
+    check_gpu(grad_of_topk, x)

@@ -129,11 +129,13 @@ fn try_fast_copy(src: View, dst: View, esize: usize) -> bool {
         unsafe {
             let s = src.buf.as_ptr().add(src.layout.offset * esize);
             let d = dst.buf.as_ptr().add(dst.layout.offset * esize);
-            if n * esize >= 1 << 20 {
-                let chunk = (n * esize).div_ceil(rayon::current_num_threads() * 4);
+            // Split like for_each_run's contiguous case, so each thread copies what it
+            // produced in the op before (a single thread pulling the other core's half of a
+            // 256 KB result out of its L2 took twice as long as the whole copy).
+            if n >= PARALLEL_THRESHOLD {
+                let chunk = (n * esize).div_ceil(rayon::current_num_threads());
                 let (sp, dp) = (SendPtr(s), SendPtr(d));
-                use rayon::prelude::*;
-                (0..(n * esize).div_ceil(chunk)).into_par_iter().for_each(|c| {
+                super::team::parallel_for((n * esize).div_ceil(chunk), |c| {
                     let start = c * chunk;
                     let len = chunk.min(n * esize - start);
                     std::ptr::copy(sp.at(start as isize), dp.at(start as isize), len);
@@ -160,7 +162,6 @@ fn try_fast_copy(src: View, dst: View, esize: usize) -> bool {
 }
 
 fn transpose_copy<T: Copy + Send + Sync>(src: View, dst: View, shape: &[usize], strides: &[crate::shape::Strides]) {
-    use rayon::prelude::*;
     const B: usize = 32;
     let nd = shape.len();
     let (rows, cols) = (shape[nd - 2], shape[nd - 1]);
@@ -197,7 +198,7 @@ fn transpose_copy<T: Copy + Send + Sync>(src: View, dst: View, shape: &[usize], 
     };
     let tasks = batch * row_blocks;
     if rows * cols * batch >= PARALLEL_THRESHOLD {
-        (0..tasks).into_par_iter().for_each(task);
+        super::team::parallel_for(tasks, task);
     } else {
         (0..tasks).for_each(task);
     }

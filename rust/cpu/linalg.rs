@@ -193,6 +193,9 @@ fn run<T: Real>(op: &LinalgOp, ins: &[View], outs: &[View], out_dtypes: &[DType]
     let outer = count > 1 && work >= PARALLEL_WORK && rayon::current_num_threads() > 1;
     // One level of parallelism: across the batch, or inside faer for a single big matrix.
     let par = if outer || m * n < 64 * 64 { Par::Seq } else { Par::rayon(0) };
+    if outer || par != Par::Seq {
+        super::team::park_helpers();
+    }
     let one = |b: usize| -> i32 {
         let a: Vec<Mat<T>> = ins.iter().map(|o| o.slot(b).read::<T>()).collect();
         let o: Vec<Slot> = outs.iter().map(|o| o.slot(b)).collect();

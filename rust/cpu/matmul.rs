@@ -175,7 +175,7 @@ trait GemmElem: Copy + Send + Sync + 'static {
         };
         let threads = rayon::current_num_threads();
         if batch > 1 && threads > 1 && macs <= BATCH_PARALLEL_MACS && macs * batch >= SERIAL_MACS {
-            (0..batch).into_par_iter().for_each(|i| run(i, false));
+            super::team::parallel_for(batch, |i| run(i, false));
         } else {
             let threaded = threads > 1 && macs >= SERIAL_MACS;
             for i in 0..batch {
@@ -201,6 +201,9 @@ macro_rules! float_gemm {
                     return;
                 }
                 let par = if threaded { Parallelism::Rayon(0) } else { Parallelism::None };
+                if threaded {
+                    super::team::park_helpers();
+                }
                 // gemm computes dst = alpha_g * dst + beta_g * lhs @ rhs (strides col-first).
                 gemm::gemm(
                     m, n, k,
@@ -288,6 +291,7 @@ macro_rules! int_gemm {
                     }
                 };
                 if threaded && m > 1 {
+                    super::team::park_helpers();
                     (0..m).into_par_iter().for_each_init(Vec::new, |acc, i| row(i, acc));
                 } else {
                     let mut acc = Vec::new();

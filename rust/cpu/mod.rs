@@ -10,6 +10,7 @@ pub mod linalg;
 pub mod optim;
 pub mod random;
 pub mod strided;
+pub mod team;
 pub mod vmath;
 // Reductions, scans, softmax and order-based ops.
 pub mod histogram;

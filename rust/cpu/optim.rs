@@ -117,6 +117,7 @@ fn for_each_chunk(numels: &[usize], f: impl Fn(usize, usize, usize) + Sync + Sen
         .enumerate()
         .flat_map(|(t, &n)| (0..n).step_by(PARALLEL_THRESHOLD).map(move |s| (t, s, (s + PARALLEL_THRESHOLD).min(n))))
         .collect();
+    super::team::park_helpers();
     jobs.into_par_iter().for_each(|(t, s, e)| f(t, s, e));
 }
 

@@ -7,7 +7,6 @@ use super::strided::{SendPtr, PARALLEL_THRESHOLD};
 use crate::dtype::{DType, Elem};
 use crate::error::{Error, Result};
 use crate::with_dtype;
-use rayon::prelude::*;
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
@@ -111,7 +110,7 @@ pub fn fill_random(dst: View, dtype: DType, dist: Distribution, seed: u64, offse
             unsafe { *p.at(i as isize) = out };
         };
         if n >= PARALLEL_THRESHOLD {
-            (0..n).into_par_iter().for_each(body);
+            super::team::parallel_for(n, body);
         } else {
             (0..n).for_each(body);
         }

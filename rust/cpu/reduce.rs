@@ -13,6 +13,7 @@ use super::arith::{Arith, FloatMath};
 use super::buffer::CpuBuffer;
 use super::elementwise::View;
 use super::strided::{SendPtr, PARALLEL_THRESHOLD};
+use super::team;
 use crate::dtype::{DType, Elem};
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::Layout;
@@ -28,7 +29,7 @@ const LANES: usize = 32;
 /// Accumulators for `Fold::WIDE` folds on runs of at least `WIDE_MIN` elements: eight AVX-512
 /// registers of f32, so one add per cycle per port despite a 4-cycle latency.
 const WIDE_LANES: usize = 128;
-const WIDE_MIN: usize = 512;
+const WIDE_MIN: usize = 128;
 /// Runs longer than this are summed as two halves whose sums are then added (pairwise).
 const PAIRWISE_BLOCK: usize = 4096;
 /// Rows added straight into a partial row before it joins the pairwise stack (outer sums).
@@ -728,11 +729,13 @@ unsafe fn lanes_impl<F: Fold, const LANES: usize>(f: &F, p: *const F::In, n: usi
             i += LANES;
         }
     }
-    let mut k = 0;
+    // The tail gets its own accumulator: indexing `lanes` with a runtime position kept the
+    // whole array in memory, and the merge below then stalled on store forwarding (a third
+    // of the time of a 1024-element row).
+    let mut tail = f.init();
     while i < n {
-        lanes[k] = f.step(lanes[k], *p.offset(i as isize * s), i0 + i);
+        tail = f.step(tail, *p.offset(i as isize * s), i0 + i);
         i += 1;
-        k += 1;
     }
     let mut w = LANES / 2;
     while w > 0 {
@@ -741,7 +744,7 @@ unsafe fn lanes_impl<F: Fold, const LANES: usize>(f: &F, p: *const F::In, n: usi
         }
         w /= 2;
     }
-    lanes[0]
+    f.merge(lanes[0], tail)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -799,6 +802,80 @@ unsafe fn merge_rows_avx2<F: Fold>(f: &F, a: &mut [F::Acc], b: &[F::Acc]) {
 #[target_feature(enable = "avx512f,avx512bw,fma")]
 unsafe fn merge_rows_avx512<F: Fold>(f: &F, a: &mut [F::Acc], b: &[F::Acc]) {
     merge_rows_impl(f, a, b)
+}
+
+/// Outputs [o0, o1), each the fold of one run of `n` elements with stride `s`, their run
+/// starts walked over `kept` from `base`. The output loop lives inside the vector-ISA function,
+/// so feature dispatch and the call are paid once per block instead of once per row (about
+/// 8 ns a row, which was the gap to torch on sum over dim 1 of 1024x1024).
+#[inline(always)]
+unsafe fn outputs_impl<F: Fold, W: Fn(usize, F::Acc), const WIDE_OK: bool>(
+    f: &F,
+    p: SendPtr<F::In>,
+    kept: &[(usize, isize)],
+    base: isize,
+    (o0, o1): (usize, usize),
+    (n, s): (usize, isize),
+    write: &W,
+) {
+    let mut odo = Odometer::new(kept, o0);
+    let wide = WIDE_OK && F::WIDE && s == 1 && n >= WIDE_MIN;
+    for o in o0..o1 {
+        let q = p.at(base + odo.off) as *const F::In;
+        let acc = if wide { lanes_impl::<F, WIDE_LANES>(f, q, n, s, 0) } else { lanes_impl::<F, LANES>(f, q, n, s, 0) };
+        write(o, acc);
+        odo.advance();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn outputs_avx2<F: Fold, W: Fn(usize, F::Acc)>(
+    f: &F,
+    p: SendPtr<F::In>,
+    kept: &[(usize, isize)],
+    base: isize,
+    range: (usize, usize),
+    run: (usize, isize),
+    write: &W,
+) {
+    outputs_impl::<F, W, true>(f, p, kept, base, range, run, write)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,fma")]
+unsafe fn outputs_avx512<F: Fold, W: Fn(usize, F::Acc)>(
+    f: &F,
+    p: SendPtr<F::In>,
+    kept: &[(usize, isize)],
+    base: isize,
+    range: (usize, usize),
+    run: (usize, isize),
+    write: &W,
+) {
+    outputs_impl::<F, W, true>(f, p, kept, base, range, run, write)
+}
+
+/// `outputs_impl` for runs short enough to need no pairwise split, for the best ISA.
+unsafe fn fold_outputs<F: Fold, W: Fn(usize, F::Acc)>(
+    f: &F,
+    p: SendPtr<F::In>,
+    kept: &[(usize, isize)],
+    base: isize,
+    range: (usize, usize),
+    run: (usize, isize),
+    write: &W,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            return outputs_avx512(f, p, kept, base, range, run, write);
+        }
+        if has_avx2() {
+            return outputs_avx2(f, p, kept, base, range, run, write);
+        }
+    }
+    outputs_impl::<F, W, false>(f, p, kept, base, range, run, write)
 }
 
 /// AVX-512 (F and BW) with FMA: the widest code the leaf loops are compiled for.
@@ -956,21 +1033,16 @@ where
     Ok(())
 }
 
-/// `f(0), ..., f(parts - 1)` in order: part 0 on the calling thread, the rest on the pool. An
-/// even, fixed split with the caller working (torch's static OpenMP schedule) keeps each thread
-/// on the same share of a repeated reduction; rayon's dynamic split with the caller waiting
-/// ran sum over dim 1 of 1024x1024 at half torch's speed on two cores.
+/// `f(0), ..., f(parts - 1)` in order: part 0 on the calling thread, the rest on the team's
+/// helpers (or the rayon pool when the team is busy). An even, fixed split with the caller
+/// working (torch's static OpenMP schedule) keeps each thread on the same share of a repeated
+/// reduction; rayon's dynamic split with the caller waiting ran sum over dim 1 of 1024x1024 at
+/// half torch's speed on two cores.
 fn split_static<R: Send>(parts: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
     let mut out: Vec<Option<R>> = (0..parts).map(|_| None).collect();
-    if let Some((first, rest)) = out.split_first_mut() {
-        let f = &f;
-        rayon::in_place_scope(|s| {
-            for (i, slot) in rest.iter_mut().enumerate() {
-                s.spawn(move |_| *slot = Some(f(i + 1)));
-            }
-            *first = Some(f(0));
-        });
-    }
+    let slots = SendPtr(out.as_mut_ptr());
+    // SAFETY: each part writes only its own slot, and `out` outlives the run.
+    team::parallel_for(parts, |i: usize| unsafe { *slots.slot(i) = Some(f(i)) });
     out.into_iter().map(|r| r.expect("every part ran")).collect()
 }
 
@@ -1003,6 +1075,10 @@ fn inner_reduce<F: Fold, W: Fn(usize, F::Acc) + Sync>(
         combine(f, parts)
     };
     let outputs = |o0: usize, o1: usize| {
+        if n_runs == 1 && !(F::PAIRWISE && run_len > PAIRWISE_BLOCK) {
+            // SAFETY: as for fold_runs; the same lanes in the same order as fold_run.
+            return unsafe { fold_outputs(f, p, &plan.kept, plan.offset, (o0, o1), (run_len, run_stride), write) };
+        }
         let mut odo = Odometer::new(&plan.kept, o0);
         for o in o0..o1 {
             write(o, fold_runs(plan.offset + odo.off, 0, n_runs));
@@ -1120,12 +1196,13 @@ fn outer_reduce<F: Fold, W: Fn(usize, F::Acc) + Sync>(
             emit(t, &task(o, c0, c1, 0, n_red));
         };
         if parallel {
-            (0..tasks).into_par_iter().for_each(body);
+            team::parallel_for(tasks, body);
         } else {
             (0..tasks).for_each(body);
         }
         return;
     }
+    team::park_helpers();
     for t in 0..tasks {
         let (o, c0, c1) = bounds(t);
         let rows: Vec<Vec<F::Acc>> =

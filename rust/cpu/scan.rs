@@ -13,7 +13,6 @@ use crate::dtype::{DType, Elem};
 use crate::error::{Error, Result};
 use crate::op::ScanOp;
 use crate::with_dtype;
-use rayon::prelude::*;
 
 /// Columns of running state one task keeps (inner > 1).
 const COLS: usize = 1024;
@@ -46,7 +45,7 @@ where
         };
         if parallel && outer > 1 {
             let chunks = (rayon::current_num_threads() * 4).min(outer);
-            (0..chunks).into_par_iter().for_each(|c| rows(c * outer / chunks, (c + 1) * outer / chunks));
+            super::team::parallel_for(chunks, |c| rows(c * outer / chunks, (c + 1) * outer / chunks));
         } else {
             rows(0, outer);
         }
@@ -66,7 +65,7 @@ where
         }
     };
     if parallel {
-        (0..outer * n_chunks).into_par_iter().for_each(task);
+        super::team::parallel_for(outer * n_chunks, task);
     } else {
         (0..outer * n_chunks).for_each(task);
     }

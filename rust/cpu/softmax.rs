@@ -314,6 +314,7 @@ fn softmax_typed<T: VFloat>(x: &[T], y: &mut [T], (outer, n, inner): (usize, usi
     if inner == 1 {
         if parallel {
             let rows_per = (PARALLEL_THRESHOLD / 4 / n.max(1)).max(1);
+            super::team::park_helpers();
             x.par_chunks(n * rows_per).zip(y.par_chunks_mut(n * rows_per)).for_each(|(xs, ys)| {
                 for (xr, yr) in xs.chunks(n).zip(ys.chunks_mut(n)) {
                     softmax_row(xr, yr, log);
@@ -337,7 +338,7 @@ fn softmax_typed<T: VFloat>(x: &[T], y: &mut [T], (outer, n, inner): (usize, usi
         softmax_cols(&x[o * block..(o + 1) * block], yb, n, inner, c0, c1, log);
     };
     if parallel {
-        (0..outer * n_chunks).into_par_iter().for_each(task);
+        super::team::parallel_for(outer * n_chunks, task);
     } else {
         (0..outer * n_chunks).for_each(task);
     }

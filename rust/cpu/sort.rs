@@ -144,6 +144,7 @@ fn select_typed<T: RElem>(op: SelectOp, x: &[T], rows: usize, n: usize, vo: Send
         (0..rows).for_each(|r| row_task(r, &mut s));
     } else if rows == 1 && matches!(op, SelectOp::Sort { .. }) {
         let mut s: Vec<(T, i64)> = x.iter().enumerate().map(|(i, &v)| (v, i as i64)).collect();
+        super::team::park_helpers();
         if let SelectOp::Sort { descending: true, .. } = op {
             s.par_sort_by(|a, b| cmp_asc(b.0, a.0));
         } else {
@@ -154,7 +155,7 @@ fn select_typed<T: RElem>(op: SelectOp, x: &[T], rows: usize, n: usize, vo: Send
         }
     } else {
         let chunks = (rayon::current_num_threads() * 4).min(rows);
-        (0..chunks).into_par_iter().for_each(|c| {
+        super::team::parallel_for(chunks, |c| {
             let mut s = Vec::with_capacity(n);
             for r in c * rows / chunks..(c + 1) * rows / chunks {
                 row_task(r, &mut s);
@@ -190,6 +191,7 @@ fn group_rows<T: RElem>(x: &[T], rows: usize, width: usize, consecutive: bool) -
         if width == 1 {
             let mut pairs: Vec<(T, usize)> = x.iter().copied().zip(0..rows).collect();
             if rows >= PARALLEL_THRESHOLD {
+                super::team::park_helpers();
                 pairs.par_sort_by(|a, b| cmp_asc(a.0, b.0));
             } else {
                 pairs.sort_by(|a, b| cmp_asc(a.0, b.0));
@@ -268,7 +270,7 @@ pub fn searchsorted(boundaries: View, values: View, dtype: DType, right: bool, s
             }
         };
         if nv >= PARALLEL_THRESHOLD / 8 {
-            (0..nv).into_par_iter().for_each(body);
+            super::team::parallel_for(nv, body);
         } else {
             (0..nv).for_each(body);
         }

@@ -1,9 +1,9 @@
 //! The strided loop every CPU kernel runs on: coalesce dims across operands, then hand the
 //! kernel one innermost run at a time (base offsets, length, inner strides). Large problems are
-//! split across rayon's threads; small ones stay on the calling thread with no handoff.
+//! split across the threads (`team`); small ones stay on the calling thread with no handoff.
 
 use crate::layout::coalesce;
-use rayon::prelude::*;
+use super::team;
 
 /// Below this many elements a kernel runs on the calling thread (torch's grain size).
 pub const PARALLEL_THRESHOLD: usize = 32 * 1024;
@@ -69,20 +69,16 @@ where
         run_outer_range(0, outer_count);
         return;
     }
+    // Static even shares, torch's OpenMP schedule: the team hands them over without waking a
+    // parked thread, and thread t gets the same share of a repeated op (its cache stays warm).
     if outer_count >= threads * 4 || (outer_count >= threads && inner * 4 < numel / threads) {
-        let chunks = (threads * 4).min(outer_count);
-        (0..chunks).into_par_iter().for_each(|c| {
-            let s = c * outer_count / chunks;
-            let e = (c + 1) * outer_count / chunks;
-            run_outer_range(s, e);
-        });
+        team::parallel_for(threads, |c| run_outer_range(c * outer_count / threads, (c + 1) * outer_count / threads));
     } else {
-        // Few long runs: split each run itself.
-        let pieces = (threads * 4).max(1);
-        (0..outer_count * pieces).into_par_iter().for_each(|k| {
-            let (row, piece) = (k / pieces, k % pieces);
-            let s = piece * inner / pieces;
-            let e = (piece + 1) * inner / pieces;
+        // Few long runs: split each run itself, piece t of every run to thread t.
+        team::parallel_for(outer_count * threads, |k| {
+            let (row, piece) = (k / threads, k % threads);
+            let s = piece * inner / threads;
+            let e = (piece + 1) * inner / threads;
             if s == e {
                 return;
             }
@@ -114,6 +110,12 @@ impl<T> SendPtr<T> {
     pub fn at(self, off: isize) -> *mut T {
         // SAFETY: callers pass offsets inside the layout's storage span.
         unsafe { self.0.offset(off) }
+    }
+    /// `at` for pointers to non-Copy elements, which a closure borrows rather than copies.
+    #[inline(always)]
+    pub fn slot(&self, i: usize) -> *mut T {
+        // SAFETY: callers pass indices inside the allocation.
+        unsafe { self.0.add(i) }
     }
 }
 

@@ -115,9 +115,9 @@ mod simd {
     #[target_feature(enable = "avx512f,fma")]
     #[inline]
     unsafe fn exp16(x: __m512) -> __m512 {
-        let xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.5)), _mm512_set1_ps(89.5));
-        // max/min drop a NaN operand: put NaN inputs back
-        let xc = _mm512_mask_mov_ps(xc, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+        // vmaxps/vminps return their second operand when either is NaN, so with x second a
+        // NaN input passes through the clamp (no compare-and-blend: exp is compute-bound).
+        let xc = _mm512_min_ps(_mm512_set1_ps(89.5), _mm512_max_ps(_mm512_set1_ps(-104.5), x));
         let n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(C2), _mm512_fnmadd_ps(n, _mm512_set1_ps(C1), xc));
         let r2 = _mm512_mul_ps(r, r);

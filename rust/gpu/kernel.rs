@@ -67,7 +67,16 @@ pub const OPTIM: Kernel = Kernel {
     bindings: &[1, 2, 3, 4, 5],
 };
 
-pub const ALL: [&Kernel; 5] = [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &OPTIM];
+pub const SORT: Kernel = Kernel {
+    name: "sort",
+    body: include_str!("../../shaders/sort.wgsl"),
+    inputs: &["ta"],
+    outputs: &["out"],
+    entries: &["sort_init", "sort_local", "sort_merge", "sort_global", "sort_pick"],
+    bindings: &[1, 2, 4, 5, 6],
+};
+
+pub const ALL: [&Kernel; 6] = [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &OPTIM, &SORT];
 
 impl Kernel {
     /// The complete WGSL text of this kernel.

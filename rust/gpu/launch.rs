@@ -4,11 +4,11 @@
 
 use super::buffer::GpuBuffer;
 use super::context::{context, META_WORDS};
-use super::kernel::{ELEMENTWISE, MATMUL, OPTIM, REDUCE, SOFTMAX};
+use super::kernel::{ELEMENTWISE, MATMUL, OPTIM, REDUCE, SOFTMAX, SORT};
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::Layout;
-use crate::op::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
+use crate::op::{BinaryOp, CmpOp, ReduceOp, SelectOp, UnaryOp};
 
 const MAXR: usize = 8;
 
@@ -424,6 +424,77 @@ fn row_meta(l: &Layout, dim: usize, dl: &Layout, flag: u32) -> Result<Option<([u
         meta[24 + d] = i32_of(st[1][d])?;
     }
     Ok(Some((meta, rows, len)))
+}
+
+/// Pairs one workgroup of sort.wgsl sorts in its memory.
+const SORT_TILE: usize = 512;
+
+/// Whether `select` runs `op` on the device: mode stays on the host, and the padded rows'
+/// (key, index) pairs must fit one buffer and u32 indexing.
+pub fn select_supported(op: SelectOp, l: &Layout, dtype: DType) -> bool {
+    let n = l.shape.last().copied().unwrap_or(1).max(1);
+    let pairs = (l.numel() / n).saturating_mul(n.next_power_of_two());
+    let fits = match context() {
+        Ok(ctx) => (pairs as u64).saturating_mul(8) <= ctx.limits.max_storage_buffer_binding_size as u64,
+        Err(_) => false,
+    };
+    !matches!(op, SelectOp::Mode) && dtype != DType::F64 && pairs < (1 << 31) && fits
+}
+
+/// Sort, topk, kthvalue and median of the rows along the last dim of contiguous src[l] into
+/// fresh contiguous `values` (of `dtype`) and int64 `indices`, `op.out_len(n)` per row: a
+/// bitonic sort of the padded rows (sort.wgsl), then a pick of the wanted positions.
+pub fn select(op: SelectOp, src: &GpuBuffer, l: &Layout, dtype: DType, values: &GpuBuffer, indices: &GpuBuffer) -> Result<()> {
+    let n = l.shape.last().copied().unwrap_or(1);
+    let numel = l.numel();
+    if n == 0 || numel == 0 {
+        return Ok(());
+    }
+    let (rows, p) = (numel / n, n.next_power_of_two());
+    let pairs = rows * p;
+    // (descending keys, what to pick, its position)
+    let (desc, what, at) = match op {
+        SelectOp::Sort { descending, .. } => (descending, 0, 0),
+        SelectOp::TopK { largest, .. } => (largest, 0, 0),
+        SelectOp::Kth { k } => (false, 1, k),
+        SelectOp::Median { skip_nan } => (false, 2 + skip_nan as u32, 0),
+        SelectOp::Mode => return Err(Error::runtime("mode has no GPU kernel")),
+    };
+    let ctx = context()?;
+    let keys = GpuBuffer::alloc(pairs * 8)?;
+    let mut meta = [0u32; 11];
+    meta[0] = pairs as u32;
+    meta[1] = p as u32;
+    meta[2] = n as u32;
+    meta[3] = desc as u32;
+    meta[4] = i32_of(l.offset as isize)?;
+    meta[7] = rows as u32;
+    meta[8] = what;
+    meta[9] = at as u32;
+    meta[10] = op.out_len(n) as u32;
+    let constants = [("DT", dt_code(dtype)?)];
+    let bufs = [(1, src.raw()), (2, keys.raw())];
+    let tiles = fold(pairs.div_ceil(SORT_TILE));
+    ctx.dispatch(&SORT, "sort_init", &constants, &meta, &bufs, groups_1d(pairs))?;
+    ctx.dispatch(&SORT, "sort_local", &constants, &meta, &bufs, tiles)?;
+    let mut k = 2 * SORT_TILE;
+    while k <= p {
+        meta[5] = k as u32;
+        let mut j = k / 2;
+        while j >= SORT_TILE {
+            meta[6] = j as u32;
+            ctx.dispatch(&SORT, "sort_global", &constants, &meta, &bufs, groups_1d(pairs / 2))?;
+            j /= 2;
+        }
+        ctx.dispatch(&SORT, "sort_merge", &constants, &meta, &bufs, tiles)?;
+        k *= 2;
+    }
+    let outs = rows * op.out_len(n);
+    if outs == 0 {
+        return Ok(());
+    }
+    let bufs = [(1, src.raw()), (2, keys.raw()), (5, values.raw()), (6, indices.raw())];
+    ctx.dispatch(&SORT, "sort_pick", &constants, &meta, &bufs, groups_1d(outs))
 }
 
 /// dst = alpha * a @ b (+ beta * dst) over a shared batch shape; dst is float32, a and b any

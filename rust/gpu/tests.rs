@@ -167,3 +167,31 @@ fn matmul_odd_and_transposed_operands() {
         close(&got, &want, 1e-4, 1e-4, &format!("matmul {m}x{k}x{n}"));
     }
 }
+
+#[test]
+fn bitonic_sort_matches_the_cpu_sort() {
+    if !have_gpu() {
+        return;
+    }
+    // lengths around the 512-pair tile and the power-of-two padding, ties (few distinct
+    // values) and NaN, ascending and descending; values and indices must match exactly
+    for (rows, n) in [(1, 1), (3, 5), (2, 511), (2, 512), (2, 513), (1, 1025), (700, 3), (1, 5000)] {
+        let mut v: Vec<f32> = data(rows * n, n as u64, 3.0).iter().map(|x| x.round()).collect();
+        v[n / 2] = f32::NAN;
+        let x = Tensor::from_vec(v, &[rows, n]).unwrap();
+        let xg = x.to_device(GPU).unwrap();
+        for descending in [false, true] {
+            let (wv, wi) = x.sort(-1, descending, true).unwrap();
+            let (gv, gi) = xg.sort(-1, descending, true).unwrap();
+            assert_eq!(gv.device(), GPU);
+            let what = format!("sort {rows}x{n} descending={descending}");
+            close(&gv.to_vec::<f32>().unwrap(), &wv.to_vec::<f32>().unwrap(), 0.0, 0.0, &what);
+            assert_eq!(gi.to_vec::<i64>().unwrap(), wi.to_vec::<i64>().unwrap(), "{what}: indices");
+        }
+        let k = (n / 3).max(1) as i64;
+        let (wv, wi) = x.topk(k, -1, true, true).unwrap();
+        let (gv, gi) = xg.topk(k, -1, true, true).unwrap();
+        close(&gv.to_vec::<f32>().unwrap(), &wv.to_vec::<f32>().unwrap(), 0.0, 0.0, "topk");
+        assert_eq!(gi.to_vec::<i64>().unwrap(), wi.to_vec::<i64>().unwrap(), "topk indices {rows}x{n}");
+    }
+}

@@ -3,6 +3,7 @@ same results as running alone (the single-threaded run is the oracle), grad mode
 thread, and a long training loop keeps its memory flat."""
 
 import gc
+import os
 import threading
 
 import numpy as np
@@ -121,3 +122,31 @@ def test_training_loop_memory_is_flat():
     # the model, its Adam state and one step's activations total well under 1 MB; a leak of even
     # one activation per step would add over 100 MB here
     assert grown < 8 * 2 ** 20, f"resident memory grew by {grown / 2 ** 20:.1f} MiB over 2000 steps"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_parallel_ops_in_a_forked_child():
+    # a forked child has none of the parent's helper threads; its parallel ops must take over
+    # their parts (not wait for them) and give numpy's results
+    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    x = rgrad.from_numpy(a)
+    x.sum(1)  # the parent's thread team exists before the fork
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        ok = 0
+        try:
+            got = (x.exp() + 1).sum(1).numpy()
+            ok = int(np.allclose(got, (np.exp(a) + 1).sum(1), rtol=1e-5))
+        finally:
+            os.write(w, bytes([ok]))
+            os._exit(0)
+    os.close(w)
+    import select
+    ready, _, _ = select.select([r], [], [], 60)
+    if not ready:  # a child waiting for threads that do not exist would hang here
+        os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    assert ready, "the forked child's parallel op hung"
+    assert os.read(r, 1) == b"\x01"
+    os.close(r)

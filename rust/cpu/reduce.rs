@@ -804,6 +804,13 @@ unsafe fn merge_rows_avx512<F: Fold>(f: &F, a: &mut [F::Acc], b: &[F::Acc]) {
     merge_rows_impl(f, a, b)
 }
 
+/// Whether a run of `n` elements with stride `s` folds into WIDE_LANES accumulators (vector
+/// code only): `fold_run` and `fold_outputs` must choose alike to give the same sums.
+#[inline(always)]
+fn wide_run<F: Fold>(n: usize, s: isize) -> bool {
+    F::WIDE && s == 1 && n >= WIDE_MIN
+}
+
 /// Outputs [o0, o1), each the fold of one run of `n` elements with stride `s`, their run
 /// starts walked over `kept` from `base`. The output loop lives inside the vector-ISA function,
 /// so feature dispatch and the call are paid once per block instead of once per row (about
@@ -819,7 +826,7 @@ unsafe fn outputs_impl<F: Fold, W: Fn(usize, F::Acc), const WIDE_OK: bool>(
     write: &W,
 ) {
     let mut odo = Odometer::new(kept, o0);
-    let wide = WIDE_OK && F::WIDE && s == 1 && n >= WIDE_MIN;
+    let wide = WIDE_OK && wide_run::<F>(n, s);
     for o in o0..o1 {
         let q = p.at(base + odo.off) as *const F::In;
         let acc = if wide { lanes_impl::<F, WIDE_LANES>(f, q, n, s, 0) } else { lanes_impl::<F, LANES>(f, q, n, s, 0) };
@@ -913,7 +920,7 @@ unsafe fn fold_run<F: Fold>(f: &F, p: *const F::In, n: usize, s: isize, i0: usiz
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let wide = F::WIDE && s == 1 && n >= WIDE_MIN;
+        let wide = wide_run::<F>(n, s);
         if has_avx512() {
             return if wide { lanes_avx512::<F, WIDE_LANES>(f, p, n, s, i0) } else { lanes_avx512::<F, LANES>(f, p, n, s, i0) };
         }

@@ -420,7 +420,9 @@ macro_rules! float_elem {
 float_elem!(f32, DType::F32, |x: f32| x as f64, |v: f64| v as f32);
 float_elem!(f64, DType::F64, |x: f64| x, |v: f64| v);
 float_elem!(f16, DType::F16, |x: f16| x.to_f64(), f16::from_f64);
-float_elem!(bf16, DType::BF16, |x: bf16| x.to_f64(), bf16::from_f64);
+// Through f32, as torch's BFloat16(float): half's `bf16::from_f64` drops the low word of the
+// f64 from its sticky bit and rounds some f32 values (e.g. 0x3efc8006) down to even.
+float_elem!(bf16, DType::BF16, |x: bf16| x.to_f64(), |v: f64| bf16::from_f32(v as f32));
 
 /// Runs `$body` with `$T` bound to the Rust type of `$dtype`.
 #[macro_export]

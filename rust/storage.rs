@@ -377,15 +377,29 @@ impl Storage {
     }
 
     pub fn fill_random(&self, l: &Layout, dtype: DType, dist: Distribution, seed: u64, offset: u64) -> Result<()> {
-        match self {
-            Storage::Cpu(b) => crate::cpu::random::fill_random(View::new(b, l), dtype, dist, seed, offset),
-            // The host generator, so a seed gives the same numbers on every device.
-            Storage::Gpu(_) => {
-                let h = Hosted::new(&[self])?;
-                h.get(0).fill_random(l, dtype, dist, seed, offset)?;
-                h.write_back(0)
-            }
+        let g = match self {
+            Storage::Cpu(b) => return crate::cpu::random::fill_random(View::new(b, l), dtype, dist, seed, offset),
+            Storage::Gpu(g) => g,
+        };
+        if let (Distribution::RandInt { low, high }, DType::I64) = (dist, dtype) {
+            // the GPU holds int64 in 32 bits
+            gl::check_int64(low)?;
+            gl::check_int64(high - 1)?;
         }
+        if gl::random_supported(dist, dtype) {
+            return gl::fill_random((g, l, dtype), dist, seed, offset);
+        }
+        // The host generator (the same numbers as on the CPU): only written, never read back.
+        let es = dtype.size();
+        if l.is_contiguous() && (l.offset * es) % 4 == 0 && (l.numel() * es) % 4 == 0 {
+            note_host_round_trip();
+            let host = CpuBuffer::zeroed(l.numel() * es);
+            crate::cpu::random::fill_random(View::new(&host, &Layout::contiguous(&l.shape)), dtype, dist, seed, offset)?;
+            return g.write_at(l.offset * es, host.bytes());
+        }
+        let h = Hosted::new(&[self])?;
+        h.get(0).fill_random(l, dtype, dist, seed, offset)?;
+        h.write_back(0)
     }
 
     // ----- matrix products -----------------------------------------------------------------
@@ -455,10 +469,15 @@ impl Storage {
             (Storage::Cpu(b), _, Some(co)) => crate::cpu::scan::scan(op, View::new(b, l), dtype, dim, &co),
             (Storage::Gpu(b), [(Storage::Gpu(o), odt)], _)
                 if !l.shape.is_empty()
-                    && ((matches!(op, ScanOp::Sum | ScanOp::Prod) && dtype.is_float() && dtype != DType::F64 && *odt == dtype)
-                        || (op == ScanOp::Sum && !dtype.is_float() && *odt == DType::I64)) =>
+                    && matches!(op, ScanOp::Sum | ScanOp::Prod)
+                    && ((dtype.is_float() && dtype != DType::F64 && *odt == dtype) || (!dtype.is_float() && *odt == DType::I64)) =>
             {
                 gl::scan(b, l, dtype, dim, op == ScanOp::Prod, o, &Layout::contiguous(&l.shape))
+            }
+            (Storage::Gpu(b), [(Storage::Gpu(v), _), (Storage::Gpu(i), DType::I64)], _)
+                if !l.shape.is_empty() && matches!(op, ScanOp::Max | ScanOp::Min) && dtype != DType::F64 && l.shape[dim] <= gl::SCAN_MAX_ROW =>
+            {
+                gl::scan_max(b, l, dtype, dim, op == ScanOp::Min, v, i)
             }
             _ => self.outs_via_host(outs, |s, o| s.scan(op, l, dtype, dim, o)),
         }
@@ -507,6 +526,10 @@ impl Storage {
         out: &Storage,
         out_dtype: DType,
     ) -> Result<()> {
+        if let (Storage::Gpu(b), Storage::Gpu(v), Storage::Gpu(o), None) = (self, values, out, sorter) {
+            // (a sorter's indices are range-checked as they are read: that stays on the host)
+            return gl::searchsorted((b, l), (v, vl), dtype, right, (o, &Layout::contiguous(&vl.shape), out_dtype));
+        }
         let cpu = self.as_cpu().is_some() && values.as_cpu().is_some() && out.as_cpu().is_some() && sorter.is_none_or(|s| s.0.as_cpu().is_some());
         if !cpu {
             let srt = sorter.map(|s| s.0).unwrap_or(self);

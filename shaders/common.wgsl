@@ -118,3 +118,35 @@ fn hi_word(lo: u32) -> u32 {
 fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.y * nwg.x + wid.x) * WG + lid;
 }
+
+// (high, low) words of a * b.
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+    let a0 = a & 0xffffu;
+    let a1 = a >> 16u;
+    let b0 = b & 0xffffu;
+    let b1 = b >> 16u;
+    let p00 = a0 * b0;
+    let p01 = a0 * b1;
+    let p10 = a1 * b0;
+    let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+    return vec2<u32>(a1 * b1 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u), a * b);
+}
+
+// A u32 whose unsigned order is the dtype's order, with NaN above everything and -0 equal to
+// +0 (sorting, cummax/cummin).
+fn order_key(b: u32, dt: u32) -> u32 {
+    if (is_float_dt(dt)) {
+        var u = bitcast<u32>(bits_to_f(b, dt));
+        if ((u & 0x7fffffffu) > 0x7f800000u) {
+            return 0xffffffffu;
+        }
+        if (u == 0x80000000u) {
+            u = 0u;
+        }
+        return select(u | 0x80000000u, ~u, (u & 0x80000000u) != 0u);
+    }
+    if (dt == DT_BOOL || dt == DT_U8) {
+        return b;
+    }
+    return bitcast<u32>(bits_to_i(b, dt)) ^ 0x80000000u;
+}

@@ -124,7 +124,7 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 // a long row spreads over the GPU: pass 1 (bit 1) writes each chunk's total to tc[row *
 // chunks + chunk], the host scans those along the chunks, and pass 2 (bit 2) scans each chunk
 // starting from the scanned total of the chunks before it. `scan` is the float one (f32
-// totals, stored as bits); `scan_int` sums integers into int64 with 64-bit carries (word
+// totals, stored as bits); `scan_int` sums or multiplies integers into int64 in 64 bits (word
 // pairs), as the CPU does.
 fn scan_combine(a: f32, b: f32) -> f32 {
     if ((prm[3] & 1u) == 1u) {
@@ -208,10 +208,27 @@ fn scan(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 var<workgroup> sh64: array<vec2<u32>, 256>;
 
-// int64 addition on (low, high) word pairs
+// int64 addition and multiplication (wrapping, as on the CPU) on (low, high) word pairs;
+// `combine64` is the scan's, by prm[3] bit 0, and `id64` its identity.
 fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
     let lo = a.x + b.x;
     return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
+}
+
+fn mul64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    let p = mulhilo(a.x, b.x);
+    return vec2<u32>(p.y, p.x + a.x * b.y + a.y * b.x);
+}
+
+fn combine64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+    if ((prm[3] & 1u) == 1u) {
+        return mul64(a, b);
+    }
+    return add64(a, b);
+}
+
+fn id64() -> vec2<u32> {
+    return vec2<u32>(prm[3] & 1u, 0u);
 }
 
 // Element e of the input as an int64 word pair (int64 inputs with both their words).
@@ -227,15 +244,15 @@ fn ta_64(e: u32) -> vec2<u32> {
 fn scan_int(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let c = workgroup_chunk(wid, nwg);
     if ((prm[3] & 2u) != 0u) {
-        var acc = vec2<u32>(0u, 0u);
+        var acc = id64();
         for (var j = c.lo + lid; j < c.hi; j = j + WG) {
-            acc = add64(acc, ta_64(u32(c.row.b.x + i32(j) * c.row.st.x)));
+            acc = combine64(acc, ta_64(u32(c.row.b.x + i32(j) * c.row.st.x)));
         }
         sh64[lid] = acc;
         workgroupBarrier();
         for (var w = WG / 2u; w > 0u; w = w >> 1u) {
             if (lid < w) {
-                sh64[lid] = add64(sh64[lid], sh64[lid + w]);
+                sh64[lid] = combine64(sh64[lid], sh64[lid + w]);
             }
             workgroupBarrier();
         }
@@ -245,13 +262,13 @@ fn scan_int(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         }
         return;
     }
-    var carry = vec2<u32>(0u, 0u);
+    var carry = id64();
     if ((prm[3] & 4u) != 0u && c.chunk > 0u) {
         carry = vec2<u32>(tc[2u * c.slot - 2u], tc[2u * c.slot - 1u]);
     }
     for (var j0 = c.lo; j0 < c.hi; j0 = j0 + WG) {
         let j = j0 + lid;
-        var v = vec2<u32>(0u, 0u);
+        var v = id64();
         if (j < c.hi) {
             v = ta_64(u32(c.row.b.x + i32(j) * c.row.st.x));
         }
@@ -260,7 +277,7 @@ fn scan_int(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         for (var w = 1u; w < WG; w = w << 1u) {
             var t = sh64[lid];
             if (lid >= w) {
-                t = add64(sh64[lid - w], t);
+                t = combine64(sh64[lid - w], t);
             }
             workgroupBarrier();
             sh64[lid] = t;
@@ -268,11 +285,76 @@ fn scan_int(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         }
         if (c.row.valid && j < c.hi) {
             let o = u32(c.row.b.y + i32(j) * c.row.st.y);
-            let r = add64(carry, sh64[lid]);
+            let r = combine64(carry, sh64[lid]);
             out_w[2u * o] = r.x;
             out_w[2u * o + 1u] = r.y;
         }
-        carry = add64(carry, sh64[WG - 1u]);
+        carry = combine64(carry, sh64[WG - 1u]);
+        workgroupBarrier();
+    }
+}
+
+// cummax / cummin along the dim (`scan_max`, prm[3] bit 0 set for cummin): the running
+// (key, index) of the maximum, where the key is the order key (order_key: NaN above
+// everything), complemented for cummin except NaN, and ties go to the later index — the CPU's
+// `v >= best` (or `v <= best`) with a NaN sticking once seen and each later NaN taking over.
+// One workgroup per row, 256 positions at a time (Hillis-Steele on (key, index) pairs), a
+// running carry between blocks; values go to out, int64 indices to tc (both contiguous).
+var<workgroup> shk: array<u32, 256>;
+var<workgroup> shi: array<u32, 256>;
+
+fn cum_key(b: u32) -> u32 {
+    let k = order_key(b, DT);
+    if ((prm[3] & 1u) == 1u && !(is_float_dt(DT) && k == 0xffffffffu)) {
+        return ~k;
+    }
+    return k;
+}
+
+@compute @workgroup_size(256)
+fn scan_max(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let r = workgroup_row(wid, nwg);
+    let n = prm[1];
+    // every key is >= 0, so the first position always replaces this
+    var ck = 0u;
+    var ci = 0u;
+    for (var j0 = 0u; j0 < n; j0 = j0 + WG) {
+        let j = j0 + lid;
+        var k = 0u;
+        if (j < n) {
+            k = cum_key(ta_bits(u32(r.b.x + i32(j) * r.st.x), DT));
+        }
+        shk[lid] = k;
+        shi[lid] = j;
+        workgroupBarrier();
+        for (var w = 1u; w < WG; w = w << 1u) {
+            var tk = shk[lid];
+            var ti = shi[lid];
+            if (lid >= w && shk[lid - w] > tk) {
+                tk = shk[lid - w];
+                ti = shi[lid - w];
+            }
+            workgroupBarrier();
+            shk[lid] = tk;
+            shi[lid] = ti;
+            workgroupBarrier();
+        }
+        var fk = shk[lid];
+        var fi = shi[lid];
+        if (ck > fk) {
+            fk = ck;
+            fi = ci;
+        }
+        if (r.valid && j < n) {
+            let o = u32(r.b.y + i32(j) * r.st.y);
+            out_store_a(o, DT, ta_bits(u32(r.b.x + i32(fi) * r.st.x), DT));
+            tc[2u * o] = fi;
+            tc[2u * o + 1u] = 0u;
+        }
+        if (shk[WG - 1u] >= ck) {
+            ck = shk[WG - 1u];
+            ci = shi[WG - 1u];
+        }
         workgroupBarrier();
     }
 }

@@ -31,23 +31,6 @@ const NAN_KEY: u32 = 0xffffffffu;
 var<workgroup> sk: array<u32, 512>;
 var<workgroup> si: array<u32, 512>;
 
-fn sort_key(b: u32) -> u32 {
-    if (is_float_dt(DT)) {
-        var u = bitcast<u32>(bits_to_f(b, DT));
-        if ((u & 0x7fffffffu) > 0x7f800000u) {
-            return NAN_KEY;
-        }
-        if (u == 0x80000000u) {
-            u = 0u;
-        }
-        return select(u | 0x80000000u, ~u, (u & 0x80000000u) != 0u);
-    }
-    if (DT == DT_BOOL || DT == DT_U8) {
-        return b;
-    }
-    return bitcast<u32>(bits_to_i(b, DT)) ^ 0x80000000u;
-}
-
 // Pair b belongs before pair a.
 fn before(bk: u32, bi: u32, ak: u32, ai: u32) -> bool {
     return bk < ak || (bk == ak && bi < ai);
@@ -72,7 +55,7 @@ fn sort_init(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         keys[2u * e + 1u] = 0xffffffffu;
         return;
     }
-    var k = sort_key(ta_bits(prm[4] + row * n + c, DT));
+    var k = order_key(ta_bits(prm[4] + row * n + c, DT), DT);
     if ((prm[3] & 1u) != 0u) {
         k = ~k;
     }
@@ -214,4 +197,49 @@ fn sort_pick(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     out_store_a(o, DT, ta_bits(prm[4] + row * prm[2] + idx, DT));
     ix[2u * o] = idx;
     ix[2u * o + 1u] = 0u;
+}
+
+// searchsorted (`search`): one invocation per value, a binary search of its row of the sorted
+// boundaries (ta) for the value (keys, the same dtype), as the CPU: go right past m unless
+// m > x (right=True) or m >= x (right=False); comparisons with NaN go right.
+// prm: [0] values, [1] row length n, [2] values per row, [3] 1 when one row serves every
+// value, [4] right, [5] boundaries offset, [6] values offset, [7] output offset, [8] 1 for an
+// int32 output (else int64).
+fn search_right(m: u32, x: u32) -> bool {
+    if (is_float_dt(DT)) {
+        let mf = bits_to_f(m, DT);
+        let xf = bits_to_f(x, DT);
+        if (is_nan(mf) || is_nan(xf)) {
+            return true;
+        }
+        return select(mf < xf, mf <= xf, prm[4] != 0u);
+    }
+    let mi = bits_to_i(m, DT);
+    let xi = bits_to_i(x, DT);
+    return select(mi < xi, mi <= xi, prm[4] != 0u);
+}
+
+@compute @workgroup_size(256)
+fn search(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let e = linear_id(wid, nwg, lid);
+    if (e >= prm[0]) {
+        return;
+    }
+    let n = prm[1];
+    var base = prm[5];
+    if (prm[3] == 0u) {
+        base = base + (e / prm[2]) * n;
+    }
+    let x = keys_bits(prm[6] + e, DT);
+    var lo = 0u;
+    var hi = n;
+    while (lo < hi) {
+        let mid = lo + (hi - lo) / 2u;
+        if (search_right(ta_bits(base + mid, DT), x)) {
+            lo = mid + 1u;
+        } else {
+            hi = mid;
+        }
+    }
+    out_store_w(prm[7] + e, select(DT_I64, DT_I32, prm[8] != 0u), lo);
 }

@@ -809,8 +809,8 @@ HOST_OPS = {
     "median": (lambda x: x.median(1), None),
     # (float cumsum/cumprod and integer cumsum have kernels now: test_native_cumsum_cumprod,
     # test_native_int_cumsum)
-    "cumprod int": (lambda x: (x * 4).int().cumprod(1), None),
-    "cummax": (lambda x: x.cummax(1), None),
+    "cumprod int": (lambda x: (x * 4).int().cumprod(1), None),  # (on the device now, as are
+    "cummax": (lambda x: x.cummax(1), None),                      # cummax and searchsorted)
     "gather": (lambda x, i: x.gather(1, i), "gather"),
     # (scatter and the ops built on it have a kernel now: test_native_scatter)
     "index_select": (lambda x, i: x.index_select(0, i), "rows"),
@@ -919,13 +919,77 @@ def test_random_fills_match_cpu_draw(name):
             "random_": (0, 10)}[name]
     want = _seeded(lambda: getattr(rgrad.empty(4, 37), name)(*args))
     got = _seeded(lambda: getattr(gpu(rgrad.empty(4, 37)), name)(*args))
-    assert_same(got, want, rtol=0, atol=0, where=name)
+    # The draws are bit-identical; exponential_ then applies log1p, which the GPU computes to
+    # within an ulp or two of the CPU's.
+    exact = name != "exponential_"
+    assert_same(got, want, rtol=0 if exact else 1e-5, atol=0, where=name)
     # a view of a GPU tensor draws the same numbers into the viewed elements
     base = gpu(rgrad.zeros(4, 8))
     _seeded(lambda: base[:, ::2].uniform_())
     want = _seeded(lambda: rgrad.zeros(4, 4).uniform_())
     np.testing.assert_array_equal(to_np(base)[:, ::2], want.numpy())
     assert (to_np(base)[:, 1::2] == 0).all()
+
+
+# (low, high) pairs whose float32 rounding is not exact, spans crossing zero, tiny and huge
+# spans, and high == low after rounding.
+UNIFORM_BOUNDS = [(0.0, 1.0), (-0.1, 0.1), (-2.0, 3.0), (1e-3, 1e-3 + 1e-9), (-1e30, 1e30), (5.0, 5.0),
+                  (1.0 / 3.0, 2.0 / 3.0), (-7.5, -7.25)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("bounds", UNIFORM_BOUNDS, ids=str)
+def test_uniform_draws_on_device_bit_identical(bounds, dtype):
+    # Drawn by shaders/random.wgsl: no host round trip, and the CPU generator's exact bits.
+    d = getattr(rgrad, dtype)
+    want = _seeded(lambda: rgrad.empty(3, 1000, dtype=d).uniform_(*bounds))
+    before = _C._gpu_host_round_trips()
+    got = _seeded(lambda: gpu(rgrad.empty(3, 1000, dtype=d)).uniform_(*bounds))
+    assert _C._gpu_host_round_trips() == before, "uniform_ drew on the host"
+    assert_same(got, want, rtol=0, atol=0, where=f"uniform_{bounds}")
+    if dtype == "float32":  # (narrower dtypes round the draws, possibly onto or past the bounds)
+        lo, hi = (float(np.float32(x)) for x in bounds)
+        v = to_np(got).astype(np.float64)
+        assert v.min() >= lo and (v.max() < hi or lo == hi)
+
+
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+def test_bernoulli_and_randint_on_device_bit_identical(dtype):
+    d = getattr(rgrad, dtype)
+    for p in (0.0, 0.3, 1.0 / 3.0, 0.999, 1.0):
+        want = _seeded(lambda: rgrad.bernoulli(rgrad.zeros(7, 301, dtype=d), p))
+        before = _C._gpu_host_round_trips()
+        got = _seeded(lambda: rgrad.bernoulli(gpu(rgrad.zeros(7, 301, dtype=d)), p))
+        assert _C._gpu_host_round_trips() == before, "bernoulli drew on the host"
+        assert_same(got, want, rtol=0, atol=0, where=f"bernoulli p={p}")
+    bounds = [(0, 2)] if dtype == "bool" else [(0, 10), (-5, 3), (0, 255)] if dtype != "int8" else [(-100, 100)]
+    if dtype in ("int32", "int64"):
+        bounds += [(-2 ** 31, 2 ** 31 - 1), (-7, 3 * 2 ** 29)]
+    for lo, hi in bounds:
+        want = _seeded(lambda: rgrad.randint(lo, hi, (5, 203), dtype=d))
+        before = _C._gpu_host_round_trips()
+        got = _seeded(lambda: rgrad.randint(lo, hi, (5, 203), dtype=d, device="gpu"))
+        assert _C._gpu_host_round_trips() == before, "randint drew on the host"
+        assert_same(got, want, rtol=0, atol=0, where=f"randint [{lo}, {hi})")
+
+
+def test_random_draws_large_counters_and_generators():
+    # Counter offsets past 2^32 (the kernel carries into the high word by hand), an explicit
+    # generator, and more than 65535 workgroups' worth of elements.
+    state = rgrad.tensor(list((12345).to_bytes(8, "little") + (2 ** 32 - 100).to_bytes(8, "little")),
+                         dtype=rgrad.uint8)
+    g_cpu, g_gpu = rgrad.Generator().set_state(state), rgrad.Generator().set_state(state)
+    want = rgrad.rand(300, generator=g_cpu)
+    got = rgrad.rand(300, generator=g_gpu, device="gpu")
+    assert_same(got, want, rtol=0, atol=0, where="rand at a high counter")
+    want = _seeded(lambda: rgrad.rand(256 * 65535 + 300))
+    got = _seeded(lambda: rgrad.rand(256 * 65535 + 300, device="gpu"))
+    np.testing.assert_array_equal(to_np(got)[-5000:], want.numpy()[-5000:])
+
+
+def test_randint_int64_beyond_32_bits_on_gpu_raises():
+    with pytest.raises(RuntimeError, match="cannot be moved to the GPU"):
+        rgrad.randint(0, 2 ** 40, (4,), device="gpu")
 
 
 def test_random_creation_with_device_argument():
@@ -1567,6 +1631,110 @@ def test_native_int_cumsum(dtype):
     np.testing.assert_array_equal(to_np(gpu(rgrad.from_numpy(a))[::3, 1::2].cumsum(0)),
                                   np.cumsum(a[::3, 1::2].astype(np.int64), 0))
     assert _C._gpu_host_round_trips() == before, "an integer cumsum took the host path"
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int16", "int32", "int64"])
+def test_native_int_cumprod(dtype):
+    # integer cumprod into int64, wrapping in 64 bits as numpy's int64 cumprod; short and
+    # chunked (> 8192) rows, transposed input
+    rng = np.random.default_rng(12)
+    lo, hi = {"bool": (0, 2), "uint8": (0, 4)}.get(dtype, (-3, 4))
+    before = _C._gpu_host_round_trips()
+    for shape, dim in [((9,), 0), ((3, 300), 1), ((300, 3), 0), ((2, 20000), 1), ((4, 0), 1)]:
+        a = rng.integers(lo, hi, shape).astype(dtype)
+        if dtype != "bool" and a.size:
+            a[a == 0] = 1  # keep long products from collapsing to 0 early
+        got = gpu(rgrad.from_numpy(a)).cumprod(dim)
+        assert on_gpu(got) and got.dtype == rgrad.int64
+        np.testing.assert_array_equal(to_np(got), np.cumprod(a.astype(np.int64), dim))
+    a = rng.integers(1, 3, (40, 30)).astype(dtype)
+    np.testing.assert_array_equal(to_np(gpu(rgrad.from_numpy(a)).t().cumprod(1)), np.cumprod(a.T.astype(np.int64), 1))
+    assert _C._gpu_host_round_trips() == before, "an integer cumprod took the host path"
+
+
+def _np_cum_extreme(a, dim, maximum):
+    """numpy oracle for cummax/cummin: ties move the index forward, a NaN sticks and each later
+    NaN takes over (torch's rule)."""
+    a = np.moveaxis(a, dim, -1)
+    vals, idx = np.empty_like(a), np.zeros(a.shape, np.int64)
+    for pos in np.ndindex(a.shape[:-1]):
+        best, bi = None, 0
+        for j, v in enumerate(a[pos]):
+            nan = v != v
+            if best is None or nan or (best == best and (v >= best if maximum else v <= best)):
+                best, bi = v, j
+            vals[pos + (j,)], idx[pos + (j,)] = best, bi
+    return np.moveaxis(vals, -1, dim), np.moveaxis(idx, -1, dim)
+
+
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+@pytest.mark.parametrize("maximum", [True, False], ids=["cummax", "cummin"])
+def test_native_cummax_cummin(dtype, maximum):
+    # on the device for every GPU dtype, with ties, NaNs, -0.0 and +-inf, rows shorter and longer
+    # than a 256-block, each dim; numpy's running extreme is the oracle
+    rng = np.random.default_rng(13)
+    before = _C._gpu_host_round_trips()
+    for shape, dim in [((5,), 0), ((3, 700), 1), ((700, 3), 0), ((2, 3, 4), 1), ((4, 0), 1)]:
+        if dtype in ("float32", "float16", "bfloat16"):
+            a = rng.choice(np.array([-1.5, 0.0, -0.0, 2.0, np.inf, -np.inf, np.nan, 3.25], np.float32), shape)
+            a = np.where(rng.random(shape) < 0.8, rng.integers(-4, 5, shape).astype(np.float32), a)
+            t = rgrad.from_numpy(a).to(getattr(rgrad, dtype))
+            a = t.float().numpy()
+        else:
+            lo, hi = {"bool": (0, 2), "uint8": (0, 256), "int8": (-128, 128)}.get(dtype, (-5, 6))
+            a = rng.integers(lo, hi, shape).astype(dtype)
+            t = rgrad.from_numpy(a)
+        got = (gpu(t).cummax if maximum else gpu(t).cummin)(dim)
+        want_v, want_i = _np_cum_extreme(a, dim, maximum)
+        assert on_gpu(got.values) and got.indices.dtype == rgrad.int64
+        np.testing.assert_array_equal(to_np(got.values.float() if dtype in ("float16", "bfloat16") else got.values),
+                                      want_v)
+        np.testing.assert_array_equal(to_np(got.indices), want_i)
+    assert _C._gpu_host_round_trips() == before, "cummax/cummin took the host path"
+
+
+def test_native_cummax_autograd_and_strided():
+    x = randn(6, 300)
+    check_gpu(lambda t: t.t().cummax(0).values, x, where="transposed cummax")
+    check_gpu(lambda t: t[:, ::3].cummin(1).indices, x, where="strided cummin")
+    xc, xg = x.clone().requires_grad_(), gpu_leaf(x)
+    for leaf in (xc, xg):
+        backward((leaf.cummax(1).values * 2).sum())
+    assert_same(xg.grad, xc.grad, where="cummax grad")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int8", "int16", "int32", "int64", "uint8"])
+@pytest.mark.parametrize("right", [False, True])
+def test_native_searchsorted(dtype, right):
+    # binary search on the device (no sorter): one shared 1-D row and per-row boundaries, values
+    # on the boundaries (ties), beyond both ends, NaN; numpy.searchsorted is the oracle
+    rng = np.random.default_rng(14)
+    float_dt = dtype in ("float32", "float16", "bfloat16")
+    lo, hi = (0, 200) if dtype == "uint8" else (-100, 100)
+    before = _C._gpu_host_round_trips()
+    for bshape, vshape in [((37,), (5, 11)), ((4, 300), (4, 29)), ((2, 3, 8), (2, 3, 5)), ((1,), (3,)), ((5,), (0,))]:
+        b = np.sort(rng.integers(lo, hi, bshape), -1).astype(np.float32 if float_dt else dtype)
+        v = rng.integers(lo - 10, hi + 10, vshape).astype(np.float32 if float_dt else dtype)
+        if float_dt and v.size:
+            v.flat[0] = np.nan
+        bt, vt = (rgrad.from_numpy(x).to(getattr(rgrad, dtype)) for x in (b, v))
+        b, v = (t.float().numpy() if float_dt else t.numpy() for t in (bt, vt))
+        side = "right" if right else "left"
+        if b.ndim == 1:
+            want = np.searchsorted(b, v, side=side)
+        else:
+            want = np.stack([np.searchsorted(br, vr, side=side) for br, vr in
+                             zip(b.reshape(-1, b.shape[-1]), v.reshape(-1, v.shape[-1]))]).reshape(v.shape)
+        for out_int32 in (False, True):
+            got = rgrad.searchsorted(gpu(bt), gpu(vt), right=right, out_int32=out_int32)
+            assert on_gpu(got) and got.dtype == (rgrad.int32 if out_int32 else rgrad.int64)
+            np.testing.assert_array_equal(to_np(got), want)
+    assert _C._gpu_host_round_trips() == before, "searchsorted took the host path"
+    if float_dt:
+        # NaN boundaries: every comparison with NaN goes right (torch's rule, not numpy's)
+        bn = rgrad.tensor([[-1.0, 0.0, float("nan"), 2.0, float("nan")]] * 2).to(getattr(rgrad, dtype))
+        vn = rgrad.tensor([[-2.0, 0.0, 1.0, 3.0, float("nan")]] * 2).to(getattr(rgrad, dtype))
+        check_gpu(lambda bb, vv: rgrad.searchsorted(bb, vv, right=right), bn, vn, where="NaN boundaries")
 
 
 def test_native_int_cumsum_carries_past_int32():

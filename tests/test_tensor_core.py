@@ -184,6 +184,21 @@ def test_casts_match_numpy(src, dst):
     assert_matches(t.to(getattr(rgrad, dst)), want, dtype=dst)
 
 
+@requires_torch
+@pytest.mark.parametrize("src", ["float32", "float64"])
+@pytest.mark.parametrize("dst", ["bfloat16", "float16"])
+def test_narrowing_float_casts_round_as_torch(src, dst):
+    # Values whose bits past the narrow mantissa are just above a tie (0x...8005): a rounding
+    # that loses the sticky bits goes to even instead of up.
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(20000) * s for s in (1e-30, 1e-3, 1.0, 1e4, 1e30)])
+    bits = (x.astype(np.float32).view(np.uint32) & 0xffff0000) | rng.choice([0x8001, 0x8005, 0x7fff, 0x8000], x.size)
+    x = bits.astype(np.uint32).view(np.float32).astype(NP_DTYPES.get(src, np.float32))
+    got = rgrad.from_numpy(x).to(getattr(rgrad, dst)).float().numpy()
+    want = torch.from_numpy(x).to(getattr(torch, dst)).float().numpy()
+    np.testing.assert_array_equal(got, want)
+
+
 # ----- views -------------------------------------------------------------------------------
 
 def _np_and_rg(shape, dtype=np.float32):

@@ -81,8 +81,8 @@ def _move(t, device):
 
 
 def _random(kind, shape, a, b, dtype=None, generator=None, device=None):
-    """``_C._random`` (which draws on the CPU) with the sample moved to `device`."""
-    return _move(_C._random(kind, shape, a, b, dtype, generator), device)
+    """``_C._random`` on `device` (the same numbers on every device for the same seed)."""
+    return _C._random(kind, shape, a, b, dtype, generator, None if device is None else _device(device))
 
 
 _INT64_MAX = (1 << 63) - 1
@@ -485,9 +485,9 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     """Draws 0/1 samples with probabilities `input` (or a scalar `p`)."""
     if p is not None:
         return _random("bernoulli", list(input.shape), float(p), 0.0, input.dtype, generator, input.device)
-    u = _C._random("uniform", list(input.shape), 0.0, 1.0, _C.float64, generator)
-    # Drawn and compared on the CPU (float64 cannot live on the GPU), then moved.
-    return _move((u < input.detach().cpu())._to_dtype(input.dtype), input.device)
+    dt = _C.float64 if input.dtype == _C.float64 else _C.float32
+    u = _C._random("uniform", list(input.shape), 0.0, 1.0, dt, generator, input.device)
+    return (u < input.detach())._to_dtype(input.dtype)
 
 
 default_generator = _C.default_generator_obj()

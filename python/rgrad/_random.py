@@ -16,12 +16,13 @@ __all__ = ["multinomial"]
 
 
 def _draw(t, kind, a, b, generator):
-    dt = _C.float32 if t.dtype == _C.float32 else _C.float64
-    return _C._random(kind, list(t.shape), float(a), float(b), dt, generator)
+    # float32 arithmetic for every dtype but float64, as the GPU draws
+    dt = _C.float64 if t.dtype == _C.float64 else _C.float32
+    return _C._random(kind, list(t.shape), float(a), float(b), dt, generator, t.device)
 
 
 def _fill(t, sample):
-    # Samples are drawn on the CPU; copy_ casts and moves them into a GPU tensor.
+    # Samples are drawn on t's device; copy_ casts them to its dtype.
     t.copy_(sample)
     return t
 
@@ -105,7 +106,8 @@ def random_(self, from_=None, to=None, *, generator=None, **kwargs):
         lo, hi = from_, to
     if lo >= hi:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={lo} >= to={hi}")
-    return _fill(self, _C._random("randint", list(self.shape), float(lo), float(hi), _C.int64, generator))
+    return _fill(self, _C._random("randint", list(self.shape), float(lo), float(hi), _C.int64, generator,
+                                      self.device))
 
 
 def _random_upper(d):
@@ -121,7 +123,7 @@ def bernoulli_(self, p=0.5, *, generator=None):
     if isinstance(p, Tensor):
         if ((p < 0) | (p > 1)).any():
             raise RuntimeError("bernoulli_ expects all elements of p to be in [0, 1]")
-        p = p.detach().cpu()
+        p = p.detach()
     elif not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
     return _fill(self, u < p)

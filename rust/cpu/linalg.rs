@@ -491,7 +491,7 @@ fn power<T: Real>(a: Mat<T>, mut k: u64, round_to: Option<DType>, par: Par) -> M
     let round = |m: Mat<T>| -> Mat<T> {
         match round_to {
             Some(DType::F16) => Mat::from_fn(m.nrows(), m.ncols(), |i, j| T::of(half::f16::from_f64(m[(i, j)].f()).to_f64())),
-            Some(DType::BF16) => Mat::from_fn(m.nrows(), m.ncols(), |i, j| T::of(half::bf16::from_f64(m[(i, j)].f()).to_f64())),
+            Some(DType::BF16) => Mat::from_fn(m.nrows(), m.ncols(), |i, j| T::of(half::bf16::from_f32(m[(i, j)].f() as f32).to_f64())),
             _ => m,
         }
     };

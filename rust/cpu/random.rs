@@ -51,6 +51,44 @@ pub fn uniform_f64(hi: u32, lo: u32) -> f64 {
     ((((hi as u64) << 32) | lo as u64) >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0)
 }
 
+/// U[low, high) in float32 arithmetic (every dtype but float64): `low + span * u` with the
+/// 24-bit u, product and sum each rounded (not fused), pulled below `high` when rounding reaches
+/// it. The GPU kernel (shaders/random.wgsl) performs the same operations, so both devices give
+/// the same bits.
+#[derive(Debug, Clone, Copy)]
+pub struct UniformF32 {
+    pub low: f32,
+    pub span: f32,
+    pub high: f32,
+    /// What a draw that rounded up to `high` becomes.
+    pub below_high: f32,
+    /// Whether `high` is above `low` in float32 (otherwise no draw is pulled down).
+    pub clamp: bool,
+}
+
+impl UniformF32 {
+    pub fn new(low: f64, high: f64) -> Self {
+        let (lo, hi) = (low as f32, high as f32);
+        UniformF32 { low: lo, span: (high - low) as f32, high: hi, below_high: lo.max(hi.next_down()), clamp: hi > lo }
+    }
+
+    #[inline(always)]
+    pub fn sample(&self, x: u32) -> f32 {
+        let v = self.low + self.span * uniform_f32(x);
+        if self.clamp && v >= self.high {
+            self.below_high
+        } else {
+            v
+        }
+    }
+}
+
+/// The 24-bit threshold t with `uniform_f32(x) < p` exactly when `x >> 8 < t` (u is a multiple
+/// of 2^-24, so u < p iff u * 2^24 < ceil(p * 2^24); the product is exact in f64).
+pub fn bernoulli_threshold(p: f64) -> u32 {
+    (p * 16_777_216.0).ceil().clamp(0.0, 16_777_216.0) as u32
+}
+
 /// What a random fill draws per element.
 #[derive(Debug, Clone, Copy)]
 pub enum Distribution {
@@ -66,8 +104,9 @@ pub enum Distribution {
 
 fn sample(dist: Distribution, b: [u32; 4], double: bool) -> f64 {
     match dist {
+        Distribution::Uniform { low, high } if !double => UniformF32::new(low, high).sample(b[0]) as f64,
         Distribution::Uniform { low, high } => {
-            let u = if double { uniform_f64(b[0], b[1]) } else { uniform_f32(b[0]) as f64 };
+            let u = uniform_f64(b[0], b[1]);
             let v = low + (high - low) * u;
             // Rounding of low + span*u can land on `high` itself; keep the interval half-open.
             if v >= high && high > low {
@@ -87,10 +126,8 @@ fn sample(dist: Distribution, b: [u32; 4], double: bool) -> f64 {
             let r = (((b[0] as u64) << 32) | b[1] as u64) % range;
             (low as i128 + r as i128) as f64
         }
-        Distribution::Bernoulli { p } => {
-            let u = if double { uniform_f64(b[0], b[1]) } else { uniform_f32(b[0]) as f64 };
-            (u < p) as i32 as f64
-        }
+        Distribution::Bernoulli { p } if double => (uniform_f64(b[0], b[1]) < p) as i32 as f64,
+        Distribution::Bernoulli { p } => ((b[0] >> 8) < bernoulli_threshold(p)) as i32 as f64,
     }
 }
 
@@ -141,6 +178,28 @@ mod tests {
             philox4x32([0xffffffff; 4], [0xffffffff; 2]),
             [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]
         );
+    }
+
+    #[test]
+    fn bernoulli_threshold_is_the_float_comparison() {
+        for p in [0.0, 1e-9, 0.3, 0.5, 1.0 / 3.0, 0.999_999_99, 1.0, -0.5, 1.5] {
+            let t = bernoulli_threshold(p);
+            for x in [0u32, 255, 256, t.saturating_sub(1) << 8, t << 8, (t << 8) | 0xff, u32::MAX] {
+                assert_eq!((x >> 8) < t, (uniform_f32(x) as f64) < p, "p={p} x={x:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn uniform_f32_stays_in_range() {
+        // spans whose float32 rounding can reach `high`
+        for (lo, hi) in [(-0.1, 0.1), (0.0, 1.0), (1.0, 1.0 + 1e-7), (-3.0, -2.999_999_9), (2.0, 2.0)] {
+            let u = UniformF32::new(lo, hi);
+            for x in [0u32, 1 << 8, u32::MAX, u32::MAX - 255, 0x8000_0000] {
+                let v = u.sample(x);
+                assert!(v >= lo as f32 && (v < hi as f32 || lo as f32 >= hi as f32), "{lo} {hi} {x:#x} -> {v}");
+            }
+        }
     }
 
     #[test]

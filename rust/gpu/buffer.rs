@@ -100,6 +100,12 @@ impl GpuBuffer {
         Ok(v[start - a..end - a].to_vec())
     }
 
+    /// Overwrites bytes [start, start + data.len()) (both multiples of 4).
+    pub fn write_at(&self, start: usize, data: &[u8]) -> Result<()> {
+        debug_assert!(start % 4 == 0 && data.len() % 4 == 0 && start + data.len() <= self.nbytes);
+        self.ctx()?.upload(&self.buf, start as u64, data)
+    }
+
     /// Overwrites the whole storage with `data` (at most nbytes).
     pub fn write(&self, data: &[u8]) -> Result<()> {
         self.ctx()?.upload(&self.buf, 0, data)

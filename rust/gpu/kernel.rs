@@ -45,7 +45,7 @@ pub const SOFTMAX: Kernel = Kernel {
     body: include_str!("../../shaders/softmax.wgsl"),
     inputs: &["ta"],
     outputs: &["out"],
-    entries: &["softmax", "scan", "scan_int"],
+    entries: &["softmax", "scan", "scan_int", "scan_max"],
     bindings: &[1, 2, 4, 5],
 };
 
@@ -70,13 +70,22 @@ pub const OPTIM: Kernel = Kernel {
 pub const SORT: Kernel = Kernel {
     name: "sort",
     body: include_str!("../../shaders/sort.wgsl"),
-    inputs: &["ta"],
+    inputs: &["ta", "keys"],
     outputs: &["out"],
-    entries: &["sort_init", "sort_local", "sort_merge", "sort_global", "sort_pick"],
+    entries: &["sort_init", "sort_local", "sort_merge", "sort_global", "sort_pick", "search"],
     bindings: &[1, 2, 4, 5, 6],
 };
 
-pub const ALL: [&Kernel; 6] = [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &OPTIM, &SORT];
+pub const RANDOM: Kernel = Kernel {
+    name: "random",
+    body: include_str!("../../shaders/random.wgsl"),
+    inputs: &[],
+    outputs: &["out"],
+    entries: &["random"],
+    bindings: &[4, 5],
+};
+
+pub const ALL: [&Kernel; 7] = [&ELEMENTWISE, &REDUCE, &SOFTMAX, &MATMUL, &OPTIM, &SORT, &RANDOM];
 
 impl Kernel {
     /// The complete WGSL text of this kernel.

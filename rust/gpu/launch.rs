@@ -4,7 +4,8 @@
 
 use super::buffer::GpuBuffer;
 use super::context::{context, META_WORDS};
-use super::kernel::{ELEMENTWISE, MATMUL, OPTIM, REDUCE, SOFTMAX, SORT};
+use super::kernel::{ELEMENTWISE, MATMUL, OPTIM, RANDOM, REDUCE, SOFTMAX, SORT};
+use crate::cpu::random::{bernoulli_threshold, Distribution, UniformF32};
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::Layout;
@@ -60,7 +61,7 @@ pub fn storage_bits(s: Scalar, dtype: DType) -> u32 {
     match dtype {
         DType::Bool => (s.to_f64() != 0.0) as u32,
         DType::F16 => half::f16::from_f64(s.to_f64()).to_bits() as u32,
-        DType::BF16 => half::bf16::from_f64(s.to_f64()).to_bits() as u32,
+        DType::BF16 => half::bf16::from_f32(s.to_f64() as f32).to_bits() as u32,
         DType::F32 | DType::F64 => (s.to_f64() as f32).to_bits(),
         DType::U8 | DType::I8 => (s.to_i64() as u32) & 0xff,
         DType::I16 => (s.to_i64() as u32) & 0xffff,
@@ -235,6 +236,59 @@ pub fn fill(out: (&GpuBuffer, &Layout, DType), value: Scalar) -> Result<()> {
     elementwise(5, 0, out.2, Arg::Scalar(0), Arg::Scalar(0), None, out, storage_bits(value, out.2))
 }
 
+/// Whether a random fill of `dtype` draws on the GPU: uniform into float dtypes, bernoulli,
+/// and randint with a range under 2^32 whose values the dtype holds exactly in 32 bits (the
+/// normal draw's Box-Muller runs in float64 and stays on the host).
+pub fn random_supported(dist: Distribution, dtype: DType) -> bool {
+    match dist {
+        _ if dtype == DType::F64 => false,
+        Distribution::Uniform { .. } => dtype.is_float(),
+        Distribution::Bernoulli { .. } => true,
+        Distribution::RandInt { low, high } => {
+            let (min, max) = if dtype.is_float() { (-(1 << 24), 1 << 24) } else { (i32::MIN as i64, i32::MAX as i64) };
+            low < high && high - low <= u32::MAX as i64 && low >= min && high - 1 <= max
+        }
+        Distribution::Normal { .. } => false,
+    }
+}
+
+/// Fills contiguous out[l] with draws from (seed, offset), the CPU's numbers (shaders/random.wgsl).
+pub fn fill_random(out: (&GpuBuffer, &Layout, DType), dist: Distribution, seed: u64, offset: u64) -> Result<()> {
+    let n = out.1.numel();
+    if n == 0 {
+        return Ok(());
+    }
+    if !out.1.is_contiguous() {
+        return Err(Error::runtime("random fill expects a contiguous destination"));
+    }
+    let mut meta = [0u32; 12];
+    meta[0] = u32::try_from(n).map_err(|_| Error::runtime("GPU tensors are limited to 2^32 elements"))?;
+    meta[1] = i32_of(out.1.offset as isize)?;
+    meta[2..6].copy_from_slice(&[offset as u32, (offset >> 32) as u32, seed as u32, (seed >> 32) as u32]);
+    let code = match dist {
+        Distribution::Uniform { low, high } => {
+            let u = UniformF32::new(low, high);
+            meta[6..11].copy_from_slice(&[u.low.to_bits(), u.span.to_bits(), u.high.to_bits(), u.below_high.to_bits(), u.clamp as u32]);
+            0
+        }
+        Distribution::Bernoulli { p } => {
+            meta[6] = bernoulli_threshold(p);
+            1
+        }
+        Distribution::RandInt { low, high } => {
+            meta[6] = low as i32 as u32;
+            meta[7] = (high - low) as u32;
+            2
+        }
+        Distribution::Normal { .. } => return Err(Error::runtime("the normal draw runs on the host")),
+    };
+    let word = matches!(out.2, DType::I32 | DType::I64 | DType::F32);
+    let ctx = context()?;
+    let constants = [("DIST", code), ("DT_OUT", dt_code(out.2)?)];
+    let bufs = [(if word { 4 } else { 5 }, out.0.raw())];
+    ctx.dispatch(&RANDOM, "random", &constants, &meta, &bufs, groups_1d(n))
+}
+
 /// Whether a reduction runs on the GPU (others go through the host).
 pub fn reduce_supported(op: ReduceOp, dtype: DType) -> bool {
     dtype != DType::F64
@@ -349,9 +403,6 @@ const SCAN_CHUNK: usize = 8192;
 /// int64.
 pub fn scan(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, prod: bool, dst: &GpuBuffer, dl: &Layout) -> Result<()> {
     let int = !dtype.is_float();
-    if int && prod {
-        return Err(Error::runtime("GPU cumprod takes float tensors"));
-    }
     let Some((mut meta, rows, len)) = row_meta(l, dim, dl, prod as u32)? else {
         return Ok(());
     };
@@ -378,6 +429,50 @@ pub fn scan(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, prod: bool, d
     // pass 2: each chunk scanned from the total of the chunks before it
     meta[3] = prod as u32 | 4;
     ctx.dispatch(&SOFTMAX, entry, &constants, &meta, &[(1, src.raw()), (2, scanned.raw()), (out_slot, dst.raw())], fold(groups))
+}
+
+/// The longest row `scan_max` takes: one workgroup walks the row in 256-blocks of 18 barriers,
+/// and lavapipe stops a workgroup after about 2^21 barriers.
+pub const SCAN_MAX_ROW: usize = 1 << 24;
+
+/// cummax (cummin when `min`) of src[l] along `dim`: values into contiguous `values`, int64
+/// indices into contiguous `indices` (shaders/softmax.wgsl `scan_max`).
+pub fn scan_max(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, min: bool, values: &GpuBuffer, indices: &GpuBuffer) -> Result<()> {
+    let dl = Layout::contiguous(&l.shape);
+    let Some((meta, rows, len)) = row_meta(l, dim, &dl, min as u32)? else {
+        return Ok(());
+    };
+    if len > SCAN_MAX_ROW {
+        return Err(Error::runtime("GPU cummax/cummin rows are limited to 2^24 elements"));
+    }
+    let bufs = [(1, src.raw()), (2, indices.raw()), (5, values.raw())];
+    context()?.dispatch(&SOFTMAX, "scan_max", &[("DT", dt_code(dtype)?)], &meta, &bufs, fold(rows))
+}
+
+/// searchsorted of contiguous `values` in the sorted rows (last dim, length n) of contiguous
+/// `boundaries` (one row for every value when `shared`), into a contiguous int64 or int32 `out`
+/// (sort.wgsl `search`).
+#[allow(clippy::too_many_arguments)]
+pub fn searchsorted(boundaries: (&GpuBuffer, &Layout), values: (&GpuBuffer, &Layout), dtype: DType, right: bool, out: (&GpuBuffer, &Layout, DType)) -> Result<()> {
+    let nv = values.1.numel();
+    if nv == 0 {
+        return Ok(());
+    }
+    let n = boundaries.1.shape.last().copied().unwrap_or(1);
+    let shared = boundaries.1.ndim() <= 1;
+    let per_row = if shared { nv } else { values.1.shape.last().copied().unwrap_or(1).max(1) };
+    let mut meta = [0u32; 9];
+    meta[0] = u32::try_from(nv).map_err(|_| Error::runtime("GPU tensors are limited to 2^32 elements"))?;
+    meta[1] = n as u32;
+    meta[2] = per_row as u32;
+    meta[3] = shared as u32;
+    meta[4] = right as u32;
+    meta[5] = i32_of(boundaries.1.offset as isize)?;
+    meta[6] = i32_of(values.1.offset as isize)?;
+    meta[7] = i32_of(out.1.offset as isize)?;
+    meta[8] = (out.2 == DType::I32) as u32;
+    let bufs = [(1, boundaries.0.raw()), (2, values.0.raw()), (4, out.0.raw())];
+    context()?.dispatch(&SORT, "search", &[("DT", dt_code(dtype)?)], &meta, &bufs, groups_1d(nv))
 }
 
 /// softmax / log_softmax of src[l] along `dim` into dst[dl] (same shape): one workgroup per row.

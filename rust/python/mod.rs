@@ -231,7 +231,8 @@ fn gen_of<'a>(g: &'a Option<Bound<'_, PyGenerator>>) -> &'a Generator {
 
 /// Random fills: kind in uniform/normal/randint/bernoulli.
 #[pyfunction]
-#[pyo3(signature = (kind, shape, a, b, dtype=None, generator=None))]
+#[pyo3(signature = (kind, shape, a, b, dtype=None, generator=None, device=None))]
+#[allow(clippy::too_many_arguments)]
 fn _random(
     py: Python<'_>,
     kind: &str,
@@ -240,6 +241,7 @@ fn _random(
     b: f64,
     dtype: Option<&Bound<'_, PyAny>>,
     generator: Option<Bound<'_, PyGenerator>>,
+    device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyTensor>> {
     let s = usize_list(shape)?;
     let dist = match kind {
@@ -251,7 +253,7 @@ fn _random(
     };
     let default = if kind == "randint" { DType::I64 } else { default_float() };
     let dt = opt_dtype(dtype)?.unwrap_or(default);
-    let t = Tensor::empty(&s, dt, Device::Cpu)?;
+    let t = Tensor::empty(&s, dt, device_of(device)?)?;
     let (seed, off) = gen_of(&generator).reserve(t.numel() as u64);
     py.detach(|| t.storage().fill_random(t.layout(), dt, dist, seed, off))?;
     PyTensor::wrap(py, t)

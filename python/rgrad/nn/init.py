@@ -23,7 +23,7 @@ def _fill_random(tensor, kind, a, b, generator):
     # Draws in float32/float64 and copies in: the kernels draw for the tensor's own dtype only
     # for those two, and copy_ casts for the others.
     dt = tensor.dtype if tensor.dtype in (_C.float32, _C.float64) else _C.float32
-    sample = _C._random(kind, list(tensor.shape), float(a), float(b), dt, generator)
+    sample = _C._random(kind, list(tensor.shape), float(a), float(b), dt, generator, tensor.device)
     with no_grad():
         tensor.copy_(sample)
     return tensor

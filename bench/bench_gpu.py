@@ -118,9 +118,13 @@ def main():
     for label, fn in [("add 1024²", lambda t: t + t), ("sum 1024²", lambda t: t.sum()),
                       ("sum dim 1, 1024²", lambda t: t.sum(1)), ("softmax rows 1024²", lambda t: t.softmax(1)),
                       ("sort rows 1024² (bitonic, on the device)", lambda t: t.sort(1)),
-                      ("topk 5 of rows 1024²", lambda t: t.topk(5, 1))]:
+                      ("topk 5 of rows 1024²", lambda t: t.topk(5, 1)),
+                      ("rand 1024² (Philox on the device)", lambda t: rgrad.rand(1024, 1024, device=t.device)),
+                      ("nonzero of a 1024² mask (compacted on the device)", lambda t: (t > 0).nonzero())]:
         tg, tc = timed(lambda: fn(bg)), timed(lambda: fn(big))
         rows.append(f"| {label} | {tg * 1e3:.2f} ms | {tc * 1e3:.2f} ms | |")
+    th = timed(lambda: rgrad.rand(1024, 1024)._to_device(GPU))
+    rows.append(f"| rand 1024² drawn on the host and uploaded (the earlier path) | {th * 1e3:.2f} ms | - | |")
     rows += optimizer_rows(rng)
     for r in rows[2:]:
         print(r, flush=True)

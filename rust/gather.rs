@@ -349,6 +349,9 @@ impl Tensor {
 
     /// torch.nonzero: an int64 tensor of shape [n, ndim].
     pub fn nonzero(&self) -> Result<Tensor> {
+        if self.device() != crate::device::Device::Cpu {
+            return self.nonzero_on_device();
+        }
         let mask = self.to_dtype(DType::Bool)?;
         let mask = if mask.ndim() == 0 { mask.reshape(&[1])? } else { mask };
         let coords = nonzero_coords(&mask)?;
@@ -361,6 +364,66 @@ impl Tensor {
             }
         }
         Tensor::from_vec(flat, &[n, nd])?.to_device(self.device())
+    }
+
+    /// Output rows for compacting the true elements of a GPU mask, from device ops: an
+    /// inclusive scan numbers them; the last count is the one value read back (the output's
+    /// size depends on it, as in torch's CUDA nonzero); false elements get row `count`, a spare
+    /// row the caller cuts off. Returns the flat mask's rows as an [n, 1] int64 tensor, and count.
+    fn mask_rows(mask: &Tensor) -> Result<(Tensor, usize)> {
+        use crate::op::{BinaryOp, ScanOp};
+        let n = mask.numel();
+        let mask = mask.to_dtype(DType::Bool)?.reshape(&[n as i64])?;
+        let rows = mask.cumulative(ScanOp::Sum, 0, None)?;
+        let count = if n == 0 { 0 } else { rows.get_flat(n - 1)?.to_i64() as usize };
+        let first = rows.binary(BinaryOp::Sub, &Rhs::Scalar(Scalar::Int(1)))?;
+        let target = Tensor::where_(&mask, &Rhs::Tensor(first), &Rhs::Scalar(Scalar::Int(count as i64)))?;
+        Ok((target.reshape(&[n as i64, 1])?, count))
+    }
+
+    /// dst[target[i], 0] = src[i, 0] along dim 0, without reading the targets (which
+    /// `mask_rows` made in range).
+    fn scatter_rows(dst: &Tensor, target: &Tensor, src: &Tensor) -> Result<()> {
+        let base = dst.base_layout(target.shape(), 0);
+        dst.storage().scatter(&base, dst.strides()[0], target.storage(), target.layout(), src.storage(), src.layout(), dst.dtype(), ScatterReduce::Replace)
+    }
+
+    /// nonzero on the GPU: each true element's coordinates scattered into its row.
+    fn nonzero_on_device(&self) -> Result<Tensor> {
+        use crate::op::{BinaryOp, ScanOp};
+        let _off = graph::GradModeGuard::new(false);
+        let (dev, n, nd) = (self.device(), self.numel(), self.ndim());
+        let int = |v: usize| Rhs::Scalar(Scalar::Int(v as i64));
+        let (target, count) = Self::mask_rows(self)?;
+        let out = Tensor::zeros(&[count + 1, nd], DType::I64, dev)?;
+        if count > 0 && nd > 0 {
+            // 0..n on the device (a scan of ones), then each dim's coordinate
+            let pos = Tensor::full(&[n], Scalar::Int(1), DType::I64, dev)?.cumulative(ScanOp::Sum, 0, None)?.binary(BinaryOp::Sub, &int(1))?;
+            let mut stride = 1;
+            for d in (0..nd).rev() {
+                let size = self.shape()[d];
+                let coord = pos.binary(BinaryOp::FloorDiv, &int(stride))?.binary(BinaryOp::Remainder, &int(size))?;
+                Self::scatter_rows(&out.narrow(1, d as i64, 1)?, &target, &coord.reshape(&[n as i64, 1])?)?;
+                stride *= size;
+            }
+        }
+        out.narrow(0, 0, count as i64)
+    }
+
+    /// masked_select without autograd on the GPU: self's elements where `mask` (same shape) is
+    /// true, compacted on the device.
+    pub fn masked_select_on_device(&self, mask: &Tensor) -> Result<Tensor> {
+        if self.shape() != mask.shape() {
+            return Err(Error::runtime("masked_select_on_device expects operands of one shape"));
+        }
+        let _off = graph::GradModeGuard::new(false);
+        let n = self.numel();
+        let (target, count) = Self::mask_rows(mask)?;
+        let out = Tensor::empty(&[count + 1, 1], self.dtype(), self.device())?;
+        if count > 0 {
+            Self::scatter_rows(&out, &target, &self.contiguous()?.reshape(&[n as i64, 1])?)?;
+        }
+        out.narrow(0, 0, count as i64)?.reshape(&[count as i64])
     }
 }
 

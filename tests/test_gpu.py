@@ -1737,6 +1737,38 @@ def test_native_searchsorted(dtype, right):
         check_gpu(lambda bb, vv: rgrad.searchsorted(bb, vv, right=right), bn, vn, where="NaN boundaries")
 
 
+@pytest.mark.parametrize("dtype", GPU_DTYPES)
+def test_native_nonzero_and_masked_select(dtype):
+    # compacted on the device: a scan of the mask and scatters, with only the count read back
+    # (no host round trip); numpy's nonzero and boolean indexing are the oracle
+    rng = np.random.default_rng(15)
+    for shape in [(), (1,), (7,), (3, 300), (2, 3, 4), (5, 0), (70000,)]:
+        a = (rng.random(shape) < 0.4) * rng.integers(1, 100, shape) if shape else np.array(3)
+        a = np.array(a, dtype=np.float32 if dtype == "bfloat16" else dtype)
+        t = gpu(rgrad.from_numpy(a).to(getattr(rgrad, dtype)))
+        before = _C._gpu_host_round_trips()
+        got = rgrad.nonzero(t)
+        sel = rgrad.masked_select(t, t != 0)
+        assert _C._gpu_host_round_trips() == before, "nonzero/masked_select took the host path"
+        assert on_gpu(got) and got.dtype == rgrad.int64
+        np.testing.assert_array_equal(to_np(got), np.argwhere(a))
+        np.testing.assert_array_equal(to_np(sel.float() if dtype == "bfloat16" else sel), a[a != 0])
+    # broadcast mask, strided input, all-false and all-true masks
+    x = randn(4, 9)
+    check_gpu(lambda v: rgrad.masked_select(v[:, ::2], v[0, ::2] > 0), x, where="broadcast mask")
+    check_gpu(lambda v: rgrad.masked_select(v, v > 100), x, where="all false")
+    check_gpu(lambda v: rgrad.nonzero(v.t() == v.t()), x, where="all true, transposed")
+    check_gpu(lambda v: rgrad.nonzero(v > 0, as_tuple=True), x, where="as_tuple")
+
+
+def test_masked_select_with_grad_on_gpu():
+    x = randn(5, 6)
+    xc, xg = x.clone().requires_grad_(), gpu_leaf(x)
+    for leaf in (xc, xg):
+        backward((rgrad.masked_select(leaf, leaf > 0) * 3).sum())
+    assert_same(xg.grad, xc.grad, where="masked_select grad")
+
+
 def test_native_int_cumsum_carries_past_int32():
     # the running sums leave int32's range; the result holds them in full, as on the CPU
     x = rgrad.full((70000,), 2**31 - 1, dtype=rgrad.int64)

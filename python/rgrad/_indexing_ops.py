@@ -242,8 +242,11 @@ def masked_select(input, mask, *, out=None):
     """A 1-D tensor of the elements of input where mask (broadcast together) is True."""
     if mask.dtype != _C.bool:
         raise RuntimeError(f"masked_select: expected BoolTensor for mask")
-    shape = broadcast_shapes_(input.shape, mask.shape)
-    return input.expand(tuple(shape))[mask.expand(tuple(shape))]
+    shape = tuple(broadcast_shapes_(input.shape, mask.shape))
+    if input.device.type != "cpu" and mask.device == input.device and not (input.requires_grad and _C.is_grad_enabled()):
+        # compacted on the device: one read (the count) instead of the mask's
+        return _C._masked_select_on_device(input.expand(shape), mask.expand(shape))
+    return input.expand(shape)[mask.expand(shape)]
 
 
 def masked_scatter_(self, mask, source):

@@ -195,3 +195,31 @@ fn bitonic_sort_matches_the_cpu_sort() {
         assert_eq!(gi.to_vec::<i64>().unwrap(), wi.to_vec::<i64>().unwrap(), "topk indices {rows}x{n}");
     }
 }
+
+#[test]
+fn philox_draws_match_the_cpu_generator() {
+    if !have_gpu() {
+        return;
+    }
+    use crate::cpu::random::Distribution;
+    // counters that carry into the high word, a view at an offset, odd sizes, and each kind
+    // of draw the GPU makes: the bits must be the CPU's
+    let dists = [
+        (Distribution::Uniform { low: -0.1, high: 0.1 }, DType::F32),
+        (Distribution::Uniform { low: 0.0, high: 1.0 }, DType::F16),
+        (Distribution::Bernoulli { p: 0.3 }, DType::U8),
+        (Distribution::RandInt { low: -2_147_483_648, high: 2_147_483_647 }, DType::I32),
+        (Distribution::RandInt { low: 3, high: 1000 }, DType::I64),
+    ];
+    for (dist, dtype) in dists {
+        for (n, offset) in [(1usize, 0u64), (257, u32::MAX as u64 - 100), (70_000, 1 << 40)] {
+            let c = Tensor::zeros(&[n + 3], dtype, Device::Cpu).unwrap();
+            let g = Tensor::zeros(&[n + 3], dtype, GPU).unwrap();
+            for t in [&c, &g] {
+                let v = t.narrow(0, 3, n as i64).unwrap();
+                v.storage().fill_random(v.layout(), dtype, dist, 0xDEAD_BEEF_1234, offset).unwrap();
+            }
+            assert_eq!(g.to_device(Device::Cpu).unwrap().to_bytes().unwrap(), c.to_bytes().unwrap(), "{dist:?} {dtype:?} n={n}");
+        }
+    }
+}

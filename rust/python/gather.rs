@@ -94,7 +94,14 @@ fn _nonzero(py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> 
     PyTensor::wrap(py, py.detach(|| t.nonzero())?)
 }
 
+#[pyfunction]
+fn _masked_select_on_device(py: Python<'_>, input: &Bound<'_, PyAny>, mask: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+    let (t, m) = (tensor_of(input, "input")?, tensor_of(mask, "mask")?);
+    PyTensor::wrap(py, py.detach(|| t.masked_select_on_device(&m))?)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_masked_select_on_device, m)?)?;
     m.add_function(wrap_pyfunction!(_gather, m)?)?;
     m.add_function(wrap_pyfunction!(_scatter_, m)?)?;
     m.add_function(wrap_pyfunction!(_where, m)?)?;

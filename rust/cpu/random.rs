@@ -102,9 +102,10 @@ pub enum Distribution {
     Bernoulli { p: f64 },
 }
 
-fn sample(dist: Distribution, b: [u32; 4], double: bool) -> f64 {
+/// One draw; `uniform32` is `dist`'s UniformF32 (made once per fill, not per element).
+fn sample(dist: Distribution, uniform32: &UniformF32, b: [u32; 4], double: bool) -> f64 {
     match dist {
-        Distribution::Uniform { low, high } if !double => UniformF32::new(low, high).sample(b[0]) as f64,
+        Distribution::Uniform { .. } if !double => uniform32.sample(b[0]) as f64,
         Distribution::Uniform { low, high } => {
             let u = uniform_f64(b[0], b[1]);
             let v = low + (high - low) * u;
@@ -138,16 +139,20 @@ pub fn fill_random(dst: View, dtype: DType, dist: Distribution, seed: u64, offse
     }
     let n = dst.layout.numel();
     let double = dtype == DType::F64;
+    let uniform32 = match dist {
+        Distribution::Uniform { low, high } => UniformF32::new(low, high),
+        _ => UniformF32::new(0.0, 1.0),
+    };
     with_dtype!(dtype, T, {
         let p = SendPtr(unsafe { (dst.buf.as_ptr() as *mut T).add(dst.layout.offset) });
         let body = |i: usize| {
             let b = block(seed, offset, i as u64);
-            let v = sample(dist, b, double);
+            let v = sample(dist, &uniform32, b, double);
             let out: T = if let Distribution::RandInt { .. } = dist { T::from_i64(v as i64) } else { T::from_f64(v) };
             unsafe { *p.at(i as isize) = out };
         };
         if n >= PARALLEL_THRESHOLD {
-            super::team::parallel_for(n, body);
+            super::team::parallel_for_each(n, 16384, body);
         } else {
             (0..n).for_each(body);
         }

@@ -270,7 +270,7 @@ pub fn searchsorted(boundaries: View, values: View, dtype: DType, right: bool, s
             }
         };
         if nv >= PARALLEL_THRESHOLD / 8 {
-            super::team::parallel_for(nv, body);
+            super::team::parallel_for_each(nv, 4096, body);
         } else {
             (0..nv).for_each(body);
         }

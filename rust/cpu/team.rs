@@ -228,6 +228,13 @@ pub fn parallel_for(parts: usize, f: impl Fn(usize) + Sync + Send) {
     }
 }
 
+/// `f(i)` for every i in 0..n, in parts of `chunk` consecutive indices (a part per index
+/// would cost a claim per element).
+pub fn parallel_for_each(n: usize, chunk: usize, f: impl Fn(usize) + Sync + Send) {
+    let chunk = chunk.max(1);
+    parallel_for(n.div_ceil(chunk), |p| (p * chunk..((p + 1) * chunk).min(n)).for_each(&f));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

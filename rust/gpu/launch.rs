@@ -452,7 +452,6 @@ pub fn scan_max(src: &GpuBuffer, l: &Layout, dtype: DType, dim: usize, min: bool
 /// searchsorted of contiguous `values` in the sorted rows (last dim, length n) of contiguous
 /// `boundaries` (one row for every value when `shared`), into a contiguous int64 or int32 `out`
 /// (sort.wgsl `search`).
-#[allow(clippy::too_many_arguments)]
 pub fn searchsorted(boundaries: (&GpuBuffer, &Layout), values: (&GpuBuffer, &Layout), dtype: DType, right: bool, out: (&GpuBuffer, &Layout, DType)) -> Result<()> {
     let nv = values.1.numel();
     if nv == 0 {

@@ -85,7 +85,7 @@ impl UniformF32 {
 
 /// The 24-bit threshold t with `uniform_f32(x) < p` exactly when `x >> 8 < t` (u is a multiple
 /// of 2^-24, so u < p iff u * 2^24 < ceil(p * 2^24); the product is exact in f64).
-pub fn bernoulli_threshold(p: f64) -> u32 {
+fn bernoulli_threshold(p: f64) -> u32 {
     (p * 16_777_216.0).ceil().clamp(0.0, 16_777_216.0) as u32
 }
 
@@ -102,33 +102,58 @@ pub enum Distribution {
     Bernoulli { p: f64 },
 }
 
-/// One draw; `uniform32` is `dist`'s UniformF32 (made once per fill, not per element).
-fn sample(dist: Distribution, uniform32: &UniformF32, b: [u32; 4], double: bool) -> f64 {
-    match dist {
-        Distribution::Uniform { .. } if !double => uniform32.sample(b[0]) as f64,
-        Distribution::Uniform { low, high } => {
-            let u = uniform_f64(b[0], b[1]);
-            let v = low + (high - low) * u;
-            // Rounding of low + span*u can land on `high` itself; keep the interval half-open.
-            if v >= high && high > low {
-                low.max(high - (high - low) * f64::EPSILON)
-            } else {
-                v
+/// A distribution's parameters for one fill, worked out once (not per element): float32
+/// draws (every dtype but float64) use `UniformF32` and the bernoulli threshold, which the GPU
+/// kernel receives too (gpu::launch::fill_random), so both devices draw alike.
+#[derive(Debug, Clone, Copy)]
+pub enum Draw {
+    Uniform32(UniformF32),
+    Uniform64 { low: f64, high: f64 },
+    Normal { mean: f64, std: f64 },
+    RandInt { low: i64, high: i64 },
+    /// 1 when the 24-bit draw is below this (`bernoulli_threshold`).
+    Bernoulli32(u32),
+    Bernoulli64(f64),
+}
+
+impl Draw {
+    pub fn new(dist: Distribution, double: bool) -> Draw {
+        match dist {
+            Distribution::Uniform { low, high } if double => Draw::Uniform64 { low, high },
+            Distribution::Uniform { low, high } => Draw::Uniform32(UniformF32::new(low, high)),
+            Distribution::Normal { mean, std } => Draw::Normal { mean, std },
+            Distribution::RandInt { low, high } => Draw::RandInt { low, high },
+            Distribution::Bernoulli { p } if double => Draw::Bernoulli64(p),
+            Distribution::Bernoulli { p } => Draw::Bernoulli32(bernoulli_threshold(p)),
+        }
+    }
+
+    fn sample(self, b: [u32; 4]) -> f64 {
+        match self {
+            Draw::Uniform32(u) => u.sample(b[0]) as f64,
+            Draw::Uniform64 { low, high } => {
+                let v = low + (high - low) * uniform_f64(b[0], b[1]);
+                // Rounding of low + span*u can land on `high` itself; keep the interval half-open.
+                if v >= high && high > low {
+                    low.max(high - (high - low) * f64::EPSILON)
+                } else {
+                    v
+                }
             }
+            Draw::Normal { mean, std } => {
+                let u1 = ((b[0] as u64 + 1) as f64) * (1.0 / 4_294_967_296.0);
+                let u2 = uniform_f64(b[1], b[2]);
+                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                mean + std * z
+            }
+            Draw::RandInt { low, high } => {
+                let range = (high - low) as u64;
+                let r = (((b[0] as u64) << 32) | b[1] as u64) % range;
+                (low as i128 + r as i128) as f64
+            }
+            Draw::Bernoulli32(t) => ((b[0] >> 8) < t) as i32 as f64,
+            Draw::Bernoulli64(p) => (uniform_f64(b[0], b[1]) < p) as i32 as f64,
         }
-        Distribution::Normal { mean, std } => {
-            let u1 = ((b[0] as u64 + 1) as f64) * (1.0 / 4_294_967_296.0);
-            let u2 = uniform_f64(b[1], b[2]);
-            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-            mean + std * z
-        }
-        Distribution::RandInt { low, high } => {
-            let range = (high - low) as u64;
-            let r = (((b[0] as u64) << 32) | b[1] as u64) % range;
-            (low as i128 + r as i128) as f64
-        }
-        Distribution::Bernoulli { p } if double => (uniform_f64(b[0], b[1]) < p) as i32 as f64,
-        Distribution::Bernoulli { p } => ((b[0] >> 8) < bernoulli_threshold(p)) as i32 as f64,
     }
 }
 
@@ -138,16 +163,12 @@ pub fn fill_random(dst: View, dtype: DType, dist: Distribution, seed: u64, offse
         return Err(Error::runtime("random fill expects a contiguous destination"));
     }
     let n = dst.layout.numel();
-    let double = dtype == DType::F64;
-    let uniform32 = match dist {
-        Distribution::Uniform { low, high } => UniformF32::new(low, high),
-        _ => UniformF32::new(0.0, 1.0),
-    };
+    let draw = Draw::new(dist, dtype == DType::F64);
     with_dtype!(dtype, T, {
         let p = SendPtr(unsafe { (dst.buf.as_ptr() as *mut T).add(dst.layout.offset) });
         let body = |i: usize| {
             let b = block(seed, offset, i as u64);
-            let v = sample(dist, &uniform32, b, double);
+            let v = draw.sample(b);
             let out: T = if let Distribution::RandInt { .. } = dist { T::from_i64(v as i64) } else { T::from_f64(v) };
             unsafe { *p.at(i as isize) = out };
         };

@@ -5,7 +5,7 @@
 use super::buffer::GpuBuffer;
 use super::context::{context, META_WORDS};
 use super::kernel::{ELEMENTWISE, MATMUL, OPTIM, RANDOM, REDUCE, SOFTMAX, SORT};
-use crate::cpu::random::{bernoulli_threshold, Distribution, UniformF32};
+use crate::cpu::random::{Distribution, Draw};
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::Layout;
@@ -265,22 +265,21 @@ pub fn fill_random(out: (&GpuBuffer, &Layout, DType), dist: Distribution, seed: 
     meta[0] = u32::try_from(n).map_err(|_| Error::runtime("GPU tensors are limited to 2^32 elements"))?;
     meta[1] = i32_of(out.1.offset as isize)?;
     meta[2..6].copy_from_slice(&[offset as u32, (offset >> 32) as u32, seed as u32, (seed >> 32) as u32]);
-    let code = match dist {
-        Distribution::Uniform { low, high } => {
-            let u = UniformF32::new(low, high);
+    let code = match Draw::new(dist, false) {
+        Draw::Uniform32(u) => {
             meta[6..11].copy_from_slice(&[u.low.to_bits(), u.span.to_bits(), u.high.to_bits(), u.below_high.to_bits(), u.clamp as u32]);
             0
         }
-        Distribution::Bernoulli { p } => {
-            meta[6] = bernoulli_threshold(p);
+        Draw::Bernoulli32(threshold) => {
+            meta[6] = threshold;
             1
         }
-        Distribution::RandInt { low, high } => {
+        Draw::RandInt { low, high } => {
             meta[6] = low as i32 as u32;
             meta[7] = (high - low) as u32;
             2
         }
-        Distribution::Normal { .. } => return Err(Error::runtime("the normal draw runs on the host")),
+        _ => return Err(Error::runtime("this draw runs on the host")),
     };
     let word = matches!(out.2, DType::I32 | DType::I64 | DType::F32);
     let ctx = context()?;
